@@ -1,0 +1,87 @@
+/**
+ * What every vaecheck command shares: one-line errors with the documented exit codes (0 ok,
+ * 1 check failed, 2 usage, 3 bad input, 4 internal error), no stack trace unless DEBUG is set,
+ * temporary files removed on Ctrl-C, and the flags for choosing latents.
+ */
+import { Command, Flags } from '@oclif/core';
+import { EXIT, VaecheckError } from '../src/errors.js';
+import { removePendingTemporaries } from '../src/io/output-files.js';
+import { PRECISIONS, type Precision } from '../src/dtype.js';
+import { DEVICES, type Device } from '../src/runtime/session.js';
+import type { LatentSource } from '../src/decode.js';
+import { parseSize } from '../src/tensors/latents.js';
+
+let signalsInstalled = false;
+
+export abstract class VaecheckCommand extends Command {
+  async init(): Promise<void> {
+    await super.init();
+    if (!signalsInstalled) {
+      signalsInstalled = true;
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+        process.once(sig, () => {
+          removePendingTemporaries();
+          process.exit(sig === 'SIGINT' ? 130 : 143);
+        });
+      }
+    }
+  }
+
+  /** Warnings go to stderr so stdout stays parseable. */
+  warnLine(message: string): void {
+    process.stderr.write(`vaecheck: warning: ${message}\n`);
+  }
+
+  async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+    removePendingTemporaries();
+    if (err instanceof VaecheckError) {
+      process.stderr.write(`vaecheck: error: ${err.message}\n`);
+      if (process.env.DEBUG && err.stack) process.stderr.write(`${err.stack}\n`);
+      process.exitCode = err.exitCode;
+      return;
+    }
+    // oclif's own parse errors (unknown flag, missing argument) are usage errors: exit 2
+    if (err.oclif?.exit !== undefined) {
+      if (err.oclif.exit === 0) return;
+      process.stderr.write(`vaecheck: error: ${err.message.split('\n')[0]}\n`);
+      if (process.env.DEBUG && err.stack) process.stderr.write(`${err.stack}\n`);
+      process.exitCode = err.oclif.exit === 2 || err.oclif.exit === 1 ? EXIT.usage : err.oclif.exit;
+      return;
+    }
+    process.stderr.write(`vaecheck: internal error: ${err.message}${process.env.DEBUG ? '' : ' (set DEBUG=1 for the stack trace)'}\n`);
+    if (process.env.DEBUG && err.stack) process.stderr.write(`${err.stack}\n`);
+    process.exitCode = EXIT.internal;
+    return;
+  }
+}
+
+export const precisionFlag = (defaultValue: Precision = 'fp32') =>
+  Flags.string({ description: 'decode precision: fp32, bf16 (emulated) or fp16 (emulated on CPU)', options: [...PRECISIONS], default: defaultValue });
+
+export const deviceFlag = Flags.string({
+  description: 'cpu (fp16/bf16 emulated exactly), or cuda for native half precision where onnxruntime-node has its CUDA provider',
+  options: [...DEVICES],
+  default: 'cpu',
+});
+
+export const latentFlags = {
+  latents: Flags.string({ description: 'latents file: .npy (float32/float16, C order) or .safetensors; taken as scaled (diffusion-space) latents' }),
+  tensor: Flags.string({ description: 'tensor name inside a .safetensors latents file' }),
+  random: Flags.boolean({ description: 'use seeded N(0,1) latents (scaled space) instead of a file' }),
+  seed: Flags.integer({ description: 'seed for --random', default: 0 }),
+  size: Flags.string({ description: 'latent size HxW for --random (64x64 latents decode to 512x512 for SDXL)', default: '64x64' }),
+  batch: Flags.integer({ description: 'batch size for --random', default: 1, min: 1 }),
+  unscaled: Flags.boolean({ description: 'the latents are raw encoder outputs (not multiplied by the scaling factor)' }),
+};
+
+export function latentSource(flags: { latents?: string; tensor?: string; random: boolean; seed: number; size: string; batch: number; unscaled: boolean }): LatentSource {
+  return {
+    file: flags.latents,
+    tensor: flags.tensor,
+    random: flags.random ? { seed: flags.seed, batch: flags.batch, ...parseSize(flags.size) } : undefined,
+    unscaled: flags.unscaled,
+  };
+}
+
+export const asPrecision = (s: string) => s as Precision;
+export const asDevice = (s: string) => s as Device;

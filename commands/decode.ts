@@ -1,0 +1,45 @@
+import { Flags } from '@oclif/core';
+import { loadVae } from '../src/weights/load.js';
+import { decodeLatents, imageFiles, outputKind, resolveLatents } from '../src/decode.js';
+import { OutputSet } from '../src/io/output-files.js';
+import { VaecheckCommand, asDevice, asPrecision, deviceFlag, latentFlags, latentSource, precisionFlag } from './_base.js';
+
+export default class Decode extends VaecheckCommand {
+  static summary = 'Decode latents with a VAE to PNG images or an unclamped float32 tensor';
+  static description =
+    'Latents in files are taken as scaled diffusion latents (as pipelines save them) and divided by the scaling factor; pass --unscaled for raw encoder outputs. ' +
+    '--out ending in .png writes 8-bit images (name.png, or name-0.png, name-1.png … for a batch); .npy or .safetensors writes the float32 NCHW output unclamped. ' +
+    'Exit 1 when the output holds NaN or Inf.';
+  static examples = [
+    '<%= config.bin %> decode --vae sdxl_vae.safetensors --latents latents.npy --out image.png',
+    '<%= config.bin %> decode --vae ./sdxl-vae-fp16-fix --random --seed 1 --size 64x64 --precision fp16 --out decoded.npy',
+  ];
+  static flags = {
+    vae: Flags.string({ description: 'VAE weights: .safetensors file or diffusers folder', required: true }),
+    out: Flags.string({ description: 'output file: .png, .npy or .safetensors', required: true }),
+    force: Flags.boolean({ description: 'overwrite existing output files' }),
+    precision: precisionFlag(),
+    device: deviceFlag,
+    ...latentFlags,
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Decode);
+    outputKind(flags.out, ['png', 'npy', 'safetensors']);
+    const out = new OutputSet(flags.force);
+    out.check(flags.out);
+    const vae = loadVae(flags.vae);
+    const latents = resolveLatents(vae, latentSource(flags));
+    for (const w of latents.warnings) this.warnLine(w);
+    const result = await decodeLatents(vae, latents, { precision: asPrecision(flags.precision), device: asDevice(flags.device) });
+    const files = await imageFiles(flags.out, result.image, { vaecheck_precision: flags.precision, vaecheck_latents: latents.origin });
+    for (const [path, bytes] of files) out.add(path, bytes);
+    const written = out.commit();
+    const nf = result.nonFinite;
+    this.log(`decoded ${latents.origin} with ${vae.label} at ${flags.precision}: [${result.image.shape.join(', ')}] -> ${written.join(', ')}`);
+    if (nf.nan + nf.inf > 0) {
+      this.log(`FAILED | ${nf.nan} NaN and ${nf.inf} Inf values (${(100 * nf.fraction).toFixed(2)}% of the output; shown black in PNGs). Run vaecheck nan-scan to find the layer.`);
+      process.exitCode = 1;
+    }
+  }
+}

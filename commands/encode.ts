@@ -1,0 +1,42 @@
+import { Flags } from '@oclif/core';
+import { loadVae } from '../src/weights/load.js';
+import { outputKind, tensorFile } from '../src/decode.js';
+import { encodeImages } from '../src/encode.js';
+import { OutputSet } from '../src/io/output-files.js';
+import { parseSize } from '../src/tensors/latents.js';
+import { VaecheckCommand, asDevice, asPrecision, deviceFlag, precisionFlag } from './_base.js';
+
+export default class Encode extends VaecheckCommand {
+  static summary = 'Encode images to latents (the mean of the latent distribution)';
+  static description =
+    'Writes the latent mean of each image as one NCHW batch, multiplied by the scaling factor (the scaled space diffusion pipelines use) unless --unscaled. ' +
+    'Images must share a size whose sides are multiples of 8 (for SDXL), or pass --size HxW to resize (centre crop).';
+  static examples = ['<%= config.bin %> encode --vae sdxl_vae.safetensors --image photo.png --size 512x512 --out latents.npy'];
+  static flags = {
+    vae: Flags.string({ description: 'VAE weights: .safetensors file or diffusers folder', required: true }),
+    image: Flags.string({ description: 'image file (png, jpg, webp, …); repeat for a batch', required: true, multiple: true }),
+    out: Flags.string({ description: 'output latents: .npy or .safetensors', required: true }),
+    size: Flags.string({ description: 'resize (centre crop) every image to HxW pixels first' }),
+    unscaled: Flags.boolean({ description: 'write raw encoder output instead of scaled latents' }),
+    force: Flags.boolean({ description: 'overwrite an existing output file' }),
+    precision: precisionFlag(),
+    device: deviceFlag,
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Encode);
+    const kind = outputKind(flags.out, ['npy', 'safetensors']) as 'npy' | 'safetensors';
+    const out = new OutputSet(flags.force);
+    out.check(flags.out);
+    const size = flags.size ? parseSize(flags.size) : undefined;
+    const vae = loadVae(flags.vae);
+    const r = await encodeImages(vae, flags.image, { size, unscaled: flags.unscaled, precision: asPrecision(flags.precision), device: asDevice(flags.device) });
+    out.add(flags.out, tensorFile(kind, 'latents', r.latents, { vaecheck_space: flags.unscaled ? 'unscaled' : 'scaled' }));
+    out.commit();
+    this.log(`encoded ${flags.image.length} image(s) with ${vae.label} at ${flags.precision}: latents [${r.latents.shape.join(', ')}] (${flags.unscaled ? 'raw' : `scaled by ${vae.arch.scalingFactor}`}) -> ${flags.out}`);
+    if (r.nonFinite.nan + r.nonFinite.inf > 0) {
+      this.log(`FAILED | ${r.nonFinite.nan} NaN and ${r.nonFinite.inf} Inf values in the latents. Run vaecheck nan-scan --part encoder to find the layer.`);
+      process.exitCode = 1;
+    }
+  }
+}

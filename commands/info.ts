@@ -1,0 +1,62 @@
+import { Args, Flags } from '@oclif/core';
+import { loadVae } from '../src/weights/load.js';
+import { sha256File } from '../src/io/sha256.js';
+import { VaecheckCommand } from './_base.js';
+
+export default class Info extends VaecheckCommand {
+  static summary = 'Describe a VAE: naming, storage dtype, architecture, scaling factor, sha256';
+  static description = 'Reads a .safetensors file (diffusers or original Stability naming, any prefix, F32/F16/BF16) or a diffusers folder and prints what vaecheck found in it.';
+  static examples = ['<%= config.bin %> info sdxl_vae.safetensors', '<%= config.bin %> info ./sdxl-vae-fp16-fix --json'];
+  static args = { vae: Args.string({ description: 'VAE weights: .safetensors file or diffusers folder', required: true }) };
+  static flags = { json: Flags.boolean({ description: 'print JSON' }) };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(Info);
+    const vae = loadVae(args.vae);
+    const a = vae.arch;
+    const info = {
+      source: vae.source,
+      weightsFile: vae.weightsFile,
+      configFile: vae.configFile ?? null,
+      naming: vae.naming,
+      prefix: vae.prefix,
+      storageDtype: vae.storageDtype,
+      parameters: vae.paramCount,
+      parts: [a.hasEncoder && 'encoder', a.hasDecoder && 'decoder'].filter(Boolean),
+      architecture: {
+        blockOutChannels: a.blockOutChannels,
+        layersPerBlock: a.layersPerBlock,
+        groups: a.groups,
+        latentChannels: a.latentChannels,
+        inChannels: a.inChannels,
+        outChannels: a.outChannels,
+        midAttention: a.midAttention,
+      },
+      scalingFactor: a.scalingFactor,
+      scalingFactorSource: a.scalingFactorSource,
+      forceUpcast: a.forceUpcast ?? null,
+      sha256: await sha256File(vae.weightsFile),
+    };
+    if (flags.json) {
+      this.log(JSON.stringify(info, null, 2));
+      return;
+    }
+    const rows: [string, string][] = [
+      ['weights', info.weightsFile],
+      ['config', info.configFile ?? '(none: architecture inferred from shapes)'],
+      ['naming', `${info.naming}${info.prefix ? ` (prefix ${info.prefix})` : ''}`],
+      ['storage dtype', info.storageDtype],
+      ['parameters', info.parameters.toLocaleString('en-US')],
+      ['parts', info.parts.join(', ')],
+      ['widths', `[${a.blockOutChannels.join(', ')}]`],
+      ['layers per block', String(a.layersPerBlock)],
+      ['groupnorm groups', String(a.groups)],
+      ['latent channels', String(a.latentChannels)],
+      ['mid attention', a.midAttention ? 'yes' : 'no'],
+      ['scaling factor', `${a.scalingFactor}${a.scalingFactorSource === 'default' ? ' (SDXL default; no config)' : ''}`],
+      ['force_upcast', info.forceUpcast === null ? '(not stated)' : String(info.forceUpcast)],
+      ['sha256', info.sha256],
+    ];
+    for (const [k, v] of rows) this.log(`${k.padEnd(17)} ${v}`);
+  }
+}

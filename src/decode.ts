@@ -1,0 +1,100 @@
+/**
+ * The decode and encode jobs behind `vaecheck decode` / `encode`: where latents come from, running
+ * the VAE, and the files a decoded or encoded tensor becomes.
+ */
+import { extname } from 'node:path';
+import { type Precision, float32ToBytes } from './dtype.js';
+import { UsageError } from './errors.js';
+import { encodePng, tensorToRgb8 } from './images/sharp-io.js';
+import { countNonFinite, type NonFiniteCount } from './metrics/nonfinite.js';
+import type { Device, FloatTensor } from './runtime/session.js';
+import { encodeNpy } from './tensors/npy.js';
+import { type Latents, prepareLatents, randomLatents, readLatentFile } from './tensors/latents.js';
+import type { LoadedVae } from './weights/load.js';
+import { encodeSafetensors } from './weights/safetensors-writer.js';
+import { type LayerStats } from './precision/instrument.js';
+import { VaeRunner } from './vae-runner.js';
+
+export interface LatentSource {
+  /** a .npy or .safetensors file */
+  file?: string;
+  /** tensor name inside a .safetensors file */
+  tensor?: string;
+  /** seeded N(0,1) latents (scaled space) of this latent size */
+  random?: { seed: number; batch: number; height: number; width: number };
+  /** the data are raw encoder outputs rather than scaled diffusion latents */
+  unscaled?: boolean;
+}
+
+/** Reads or makes the latents and converts them to the raw space the decoder takes. */
+export function resolveLatents(vae: LoadedVae, src: LatentSource): Latents {
+  const { latentChannels, scalingFactor } = vae.arch;
+  if (src.file && src.random) throw new UsageError('give either --latents or --random, not both');
+  if (src.file) return prepareLatents(src.file, readLatentFile(src.file, src.tensor), latentChannels, scalingFactor, src.unscaled ? 'unscaled' : 'scaled');
+  if (src.random) {
+    const { seed, batch, height, width } = src.random;
+    const t = randomLatents(seed, batch, height, width, latentChannels);
+    const origin = `random(seed=${seed}, ${t.shape.join('x')})`;
+    // random latents are drawn in the scaled space, N(0, 1), as a diffusion pipeline produces them
+    return prepareLatents(origin, t, latentChannels, scalingFactor, src.unscaled ? 'unscaled' : 'scaled');
+  }
+  throw new UsageError('no latents: give --latents <file> or --random (with --seed and --size)');
+}
+
+export interface DecodeResult {
+  image: FloatTensor;
+  nonFinite: NonFiniteCount;
+  layers?: LayerStats[];
+}
+
+export interface DecodeOptions {
+  precision?: Precision;
+  device?: Device;
+  instrument?: boolean;
+}
+
+/** Decodes raw latents (builds and releases a session; use VaeRunner directly to decode many). */
+export async function decodeLatents(vae: LoadedVae, latents: Latents, opts: DecodeOptions = {}): Promise<DecodeResult> {
+  const runner = await VaeRunner.create(vae, 'decoder', opts);
+  try {
+    const r = await runner.run(latents.raw, latents.origin);
+    return { image: r.output, nonFinite: countNonFinite(r.output.data), layers: r.layers };
+  } finally {
+    await runner.release();
+  }
+}
+
+export type TensorFileKind = 'png' | 'npy' | 'safetensors';
+
+/** The kind of file an --out path asks for, from its extension. */
+export function outputKind(path: string, allowed: readonly TensorFileKind[]): TensorFileKind {
+  const ext = extname(path).toLowerCase().slice(1);
+  if (!(allowed as readonly string[]).includes(ext)) {
+    throw new UsageError(`--out must end in ${allowed.map((k) => '.' + k).join(', ')}; got ${JSON.stringify(path)}`);
+  }
+  return ext as TensorFileKind;
+}
+
+/**
+ * The files a decoded image batch becomes: PNG (8-bit, one per batch item: name.png, or name-0.png,
+ * name-1.png …) or the float32 NCHW tensor unclamped (.npy, or .safetensors with tensor `sample`).
+ */
+export async function imageFiles(out: string, image: FloatTensor, meta: Record<string, string> = {}): Promise<Map<string, Uint8Array>> {
+  const kind = outputKind(out, ['png', 'npy', 'safetensors']);
+  const files = new Map<string, Uint8Array>();
+  if (kind === 'png') {
+    const [n, c, h, w] = image.shape;
+    const stem = out.slice(0, -'.png'.length);
+    for (let i = 0; i < n; i++) {
+      const rgb = tensorToRgb8(image.data, c, h, w, i * c * h * w);
+      files.set(n === 1 ? out : `${stem}-${i}.png`, await encodePng(rgb, w, h));
+    }
+  } else files.set(out, tensorFile(kind, 'sample', image, meta));
+  return files;
+}
+
+/** A float32 tensor as .npy or single-tensor .safetensors bytes. */
+export function tensorFile(kind: 'npy' | 'safetensors', name: string, t: FloatTensor, meta: Record<string, string> = {}): Uint8Array {
+  if (kind === 'npy') return encodeNpy(t.shape, t.data);
+  return encodeSafetensors([{ name, dtype: 'F32', shape: t.shape, bytes: float32ToBytes(t.data, 'F32') }], meta);
+}

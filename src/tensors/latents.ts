@@ -1,0 +1,111 @@
+/**
+ * Latents as users have them: .npy or .safetensors files in the diffusion (scaled) space, as
+ * pipelines save them, or raw encoder outputs (--unscaled); or seeded random normal latents.
+ * Everything is converted to the raw space the decoder graph takes (scaled / scaling_factor).
+ */
+import { extname } from 'node:path';
+import { BadInputError, UsageError } from '../errors.js';
+import { SafetensorsFile } from '../weights/safetensors.js';
+import { readNpy } from './npy.js';
+import { randomNormal } from './random.js';
+import type { FloatTensor } from '../runtime/session.js';
+import { countNonFinite } from '../metrics/nonfinite.js';
+
+export type LatentSpace = 'scaled' | 'unscaled';
+
+export interface Latents {
+  /** raw (unscaled) latents, NCHW, what the decoder graph takes */
+  raw: FloatTensor;
+  /** where they came from, for reports: a file path or `random(seed=N, 1x4x64x64)` */
+  origin: string;
+  space: LatentSpace;
+  warnings: string[];
+}
+
+/** Reads a latent tensor file (.npy, or .safetensors with one tensor or `tensor` named). */
+export function readLatentFile(file: string, tensor?: string): FloatTensor {
+  const ext = extname(file).toLowerCase();
+  if (ext === '.npy') {
+    if (tensor) throw new UsageError('--tensor applies to .safetensors latents only');
+    const a = readNpy(file);
+    return { shape: a.shape, data: a.data };
+  }
+  if (ext === '.safetensors') {
+    const st = SafetensorsFile.open(file);
+    const names = [...st.entries.keys()];
+    let name = tensor;
+    if (name === undefined) {
+      if (names.length !== 1) {
+        throw new BadInputError(file, `holds ${names.length} tensors (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''}); choose one with --tensor NAME`);
+      }
+      name = names[0];
+    } else if (!st.entries.has(name)) {
+      throw new BadInputError(file, `no tensor named ${JSON.stringify(name)} (has ${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''})`);
+    }
+    return { shape: [...st.entries.get(name)!.shape], data: st.readFloat32(name) };
+  }
+  throw new BadInputError(file, `unsupported latent file type ${JSON.stringify(ext)} (expected .npy or .safetensors)`);
+}
+
+/**
+ * Checks shape against the VAE and converts to raw latents.
+ * @param space the space the data is in: 'scaled' (diffusion pipelines) or 'unscaled' (raw encoder output)
+ */
+export function prepareLatents(origin: string, t: FloatTensor, latentChannels: number, scalingFactor: number, space: LatentSpace): Latents {
+  let shape = t.shape;
+  if (shape.length === 3) shape = [1, ...shape];
+  if (shape.length !== 4) {
+    throw new BadInputError(origin, `latents have shape [${t.shape.join(', ')}], expected [batch, ${latentChannels}, height, width]`);
+  }
+  if (shape[1] !== latentChannels) {
+    throw new BadInputError(origin, `latents have ${shape[1]} channels (shape [${t.shape.join(', ')}]), the VAE takes ${latentChannels}`);
+  }
+  if (shape.some((d) => d === 0)) throw new BadInputError(origin, `latents are empty (shape [${t.shape.join(', ')}])`);
+  const warnings: string[] = [];
+  const nf = countNonFinite(t.data);
+  if (nf.nan + nf.inf > 0) warnings.push(`${origin}: latents contain ${nf.nan} NaN and ${nf.inf} Inf values; the decode will carry them`);
+  const std = finiteStd(t.data);
+  // scaled latents have std near 1, raw ones near 1/scalingFactor (7.7 for SDXL): warn past the geometric middle
+  const middle = Math.sqrt(1 / scalingFactor);
+  if (space === 'scaled' && std > middle) {
+    warnings.push(`${origin}: latent std is ${std.toFixed(2)}, which looks like raw encoder output; if so pass --unscaled (taken as scaled: divided by ${scalingFactor})`);
+  } else if (space === 'unscaled' && std < middle) {
+    warnings.push(`${origin}: latent std is ${std.toFixed(2)}, which looks like scaled diffusion latents; if so drop --unscaled`);
+  }
+  const data = new Float32Array(t.data.length);
+  const k = space === 'scaled' ? 1 / scalingFactor : 1;
+  for (let i = 0; i < data.length; i++) data[i] = t.data[i] * k;
+  return { raw: { shape, data }, origin, space, warnings };
+}
+
+/** Seeded N(0, 1) latents in the scaled space (what a diffusion pipeline produces). */
+export function randomLatents(seed: number, batch: number, height: number, width: number, latentChannels: number): FloatTensor {
+  if (![batch, height, width].every((d) => Number.isInteger(d) && d > 0)) {
+    throw new UsageError(`random latents need a positive batch and size, got batch ${batch}, size ${height}x${width}`);
+  }
+  const shape = [batch, latentChannels, height, width];
+  return { shape, data: randomNormal(seed, shape.reduce((a, d) => a * d, 1)) };
+}
+
+function finiteStd(a: Float32Array): number {
+  let n = 0;
+  let s = 0;
+  let s2 = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    if (!Number.isFinite(x)) continue;
+    n++;
+    s += x;
+    s2 += x * x;
+  }
+  if (n === 0) return 0;
+  const m = s / n;
+  return Math.sqrt(Math.max(0, s2 / n - m * m));
+}
+
+/** Parses `HxW` (e.g. `64x64`, `12x20`). */
+export function parseSize(text: string, what = '--size'): { height: number; width: number } {
+  const m = text.match(/^(\d+)x(\d+)$/);
+  if (!m || Number(m[1]) <= 0 || Number(m[2]) <= 0) throw new UsageError(`${what} must be HxW with positive integers (e.g. 64x64), got ${JSON.stringify(text)}`);
+  return { height: Number(m[1]), width: Number(m[2]) };
+}

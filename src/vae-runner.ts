@@ -1,0 +1,84 @@
+/**
+ * Runs one part (decoder or encoder) of one VAE at one precision: the graph is built, passed
+ * through the precision and (optionally) instrumentation passes, and turned into an onnxruntime
+ * session once; `run` can then be called for any number of inputs.
+ */
+import { type Precision } from './dtype.js';
+import { BadInputError } from './errors.js';
+import type { OnnxGraph } from './graph/ir.js';
+import { DECODER_INPUT, ENCODER_INPUT, type VaeWeights, buildDecoderGraph, buildEncoderGraph } from './graph/vae-graph.js';
+import { applyPrecision } from './precision/precision-pass.js';
+import { type LayerStats, STATS_OUTPUT, instrument, readStats } from './precision/instrument.js';
+import { type Device, type FloatTensor, Session } from './runtime/session.js';
+
+export type Part = 'decoder' | 'encoder';
+
+export interface RunnerOptions {
+  precision?: Precision;
+  /** add per-layer max |x|, NaN and Inf outputs */
+  instrument?: boolean;
+  device?: Device;
+  threads?: number;
+}
+
+export interface RunResult {
+  /** decoder: the image [N, 3, H, W] in [-1, 1] (unclamped); encoder: the latent mean (raw) */
+  output: FloatTensor;
+  /** encoder only: log variance */
+  logvar?: FloatTensor;
+  /** per traced op, in execution order, when instrumented */
+  layers?: LayerStats[];
+}
+
+/** Builds the graph of a part at a precision, with instrumentation when asked. */
+export function prepareGraph(vae: VaeWeights, part: Part, opts: RunnerOptions = {}): OnnxGraph {
+  const base = part === 'decoder' ? buildDecoderGraph(vae) : buildEncoderGraph(vae);
+  const graph = applyPrecision(base, opts.precision ?? 'fp32');
+  return opts.instrument ? instrument(graph) : graph;
+}
+
+export class VaeRunner {
+  private constructor(
+    readonly part: Part,
+    readonly precision: Precision,
+    private readonly graph: OnnxGraph,
+    private readonly session: Session,
+    private readonly spatialFactor: number,
+    private readonly inputChannels: number,
+    private readonly instrumented: boolean,
+  ) {}
+
+  static async create(vae: VaeWeights, part: Part, opts: RunnerOptions = {}): Promise<VaeRunner> {
+    const graph = prepareGraph(vae, part, opts);
+    const session = await Session.create(graph, { device: opts.device, threads: opts.threads });
+    const factor = 2 ** (vae.arch.blockOutChannels.length - 1);
+    const channels = part === 'decoder' ? vae.arch.latentChannels : vae.arch.inChannels;
+    return new VaeRunner(part, opts.precision ?? 'fp32', graph, session, factor, channels, !!opts.instrument);
+  }
+
+  /** Runs on a decoder input (raw latents) or encoder input (image in [-1, 1]); NCHW float32. */
+  async run(input: FloatTensor, origin = 'input'): Promise<RunResult> {
+    const [n, c, h, w] = input.shape;
+    if (input.shape.length !== 4 || c !== this.inputChannels) {
+      throw new BadInputError(origin, `input has shape [${input.shape.join(', ')}], the ${this.part} takes [batch, ${this.inputChannels}, height, width]`);
+    }
+    if (this.part === 'encoder' && (h % this.spatialFactor !== 0 || w % this.spatialFactor !== 0)) {
+      throw new BadInputError(origin, `image size ${h}x${w} is not a multiple of ${this.spatialFactor}; resize it (--size)`);
+    }
+    void n;
+    const inputName = this.part === 'decoder' ? DECODER_INPUT : ENCODER_INPUT;
+    const out = await this.session.run({ [inputName]: input });
+    const main = out[this.graph.outputs[0].name];
+    const result: RunResult = { output: { shape: main.shape, data: main.data as Float32Array } };
+    if (this.part === 'encoder') {
+      const lv = out[this.graph.outputs[1].name];
+      result.logvar = { shape: lv.shape, data: lv.data as Float32Array };
+    }
+    if (this.instrumented) result.layers = readStats(this.graph, out[STATS_OUTPUT].data);
+    return result;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}

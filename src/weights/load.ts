@@ -1,0 +1,164 @@
+/**
+ * Loads an AutoencoderKL's weights as users have them (a .safetensors file in any naming, prefix
+ * and float dtype, or a diffusers folder) into float32 tensors under the internal naming, checked
+ * key by key and shape by shape against the architecture.
+ */
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { basename, dirname, extname, join } from 'node:path';
+import { BadInputError } from '../errors.js';
+import { SafetensorsFile } from './safetensors.js';
+import { type Naming, countUpLevels, detectNaming, findPrefix, toInternalKey } from './keymap.js';
+import { type DiffusersVaeConfig, type VaeArchitecture, expectedShapes, resolveArchitecture } from './architecture.js';
+
+export interface Tensor32 {
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface LoadedVae {
+  /** the path the user gave */
+  source: string;
+  /** a short label: the file or folder name */
+  label: string;
+  /** the safetensors file the weights came from */
+  weightsFile: string;
+  configFile?: string;
+  naming: Naming;
+  /** key prefix stripped, e.g. `first_stage_model.` ('' for none) */
+  prefix: string;
+  /** storage dtype(s) of the VAE's tensors, e.g. 'F16' or 'F16+F32' */
+  storageDtype: string;
+  arch: VaeArchitecture;
+  /** internal naming -> float32 tensor */
+  weights: Map<string, Tensor32>;
+  /** internal key -> the key as named in the file (for messages and for writing back) */
+  fileKeys: Map<string, string>;
+  paramCount: number;
+}
+
+export interface LoadOptions {
+  /** prefer `diffusion_pytorch_model.<variant>.safetensors` in diffusers folders (e.g. 'fp16') */
+  variant?: string;
+}
+
+/** Resolves a user path to the weights file and, where there is one, the config.json. */
+export function resolveVaePath(path: string, opts: LoadOptions = {}): { weightsFile: string; configFile?: string } {
+  if (!existsSync(path)) throw new BadInputError(path, 'file not found');
+  if (statSync(path).isDirectory()) {
+    const sub = join(path, 'vae');
+    if (!existsSync(join(path, 'config.json')) && existsSync(sub) && statSync(sub).isDirectory()) return resolveVaePath(sub, opts);
+    const names = readdirSync(path);
+    const preferred = opts.variant
+      ? [`diffusion_pytorch_model.${opts.variant}.safetensors`, 'diffusion_pytorch_model.safetensors']
+      : ['diffusion_pytorch_model.safetensors', 'diffusion_pytorch_model.fp16.safetensors'];
+    let file = preferred.find((n) => names.includes(n));
+    if (!file) {
+      const st = names.filter((n) => n.endsWith('.safetensors'));
+      if (st.length === 1) file = st[0];
+      else if (st.length === 0) throw new BadInputError(path, 'folder holds no .safetensors weights (expected diffusion_pytorch_model.safetensors)');
+      else throw new BadInputError(path, `folder holds several .safetensors files (${st.slice(0, 4).join(', ')}); name the file`);
+    }
+    const cfg = join(path, 'config.json');
+    return { weightsFile: join(path, file), configFile: existsSync(cfg) ? cfg : undefined };
+  }
+  const ext = extname(path).toLowerCase();
+  if (['.ckpt', '.pt', '.pth', '.bin'].includes(ext)) {
+    throw new BadInputError(path, `${ext} pickle checkpoints are not read (they can run code when loaded); convert to .safetensors`);
+  }
+  // a config.json beside a diffusers weights file describes it
+  const cfg = join(dirname(path), 'config.json');
+  const besides = basename(path).startsWith('diffusion_pytorch_model') && existsSync(cfg);
+  return { weightsFile: path, configFile: besides ? cfg : undefined };
+}
+
+function readConfig(file: string): DiffusersVaeConfig {
+  let cfg: unknown;
+  try {
+    cfg = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new BadInputError(file, `invalid JSON (${(e as Error).message})`);
+  }
+  if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg)) throw new BadInputError(file, 'config is not a JSON object');
+  const c = cfg as DiffusersVaeConfig;
+  if (c._class_name !== undefined && c._class_name !== 'AutoencoderKL') {
+    throw new BadInputError(file, `_class_name is ${JSON.stringify(c._class_name)}, expected "AutoencoderKL"`);
+  }
+  const intArray = (v: unknown) => Array.isArray(v) && v.length > 0 && v.every((x) => Number.isInteger(x) && x > 0);
+  if (c.block_out_channels !== undefined && !intArray(c.block_out_channels)) throw new BadInputError(file, 'block_out_channels is not a list of positive integers');
+  for (const k of ['layers_per_block', 'norm_num_groups', 'latent_channels'] as const) {
+    if (c[k] !== undefined && !(Number.isInteger(c[k]) && (c[k] as number) > 0)) throw new BadInputError(file, `${k} is not a positive integer`);
+  }
+  if (c.scaling_factor !== undefined && !(typeof c.scaling_factor === 'number' && c.scaling_factor > 0)) {
+    throw new BadInputError(file, 'scaling_factor is not a positive number');
+  }
+  return c;
+}
+
+/**
+ * Loads a VAE.
+ * @throws BadInputError naming the file: unreadable or invalid safetensors, no VAE keys, missing keys
+ *   (the first few named), wrong shapes (key, expected, found), non-float dtypes.
+ */
+export function loadVae(path: string, opts: LoadOptions = {}): LoadedVae {
+  const { weightsFile, configFile } = resolveVaePath(path, opts);
+  const config = configFile ? readConfig(configFile) : undefined;
+  const st = SafetensorsFile.open(weightsFile);
+  const prefix = findPrefix(st.entries.keys());
+  if (prefix === null) {
+    throw new BadInputError(weightsFile, 'no VAE weights found (no decoder.conv_in.weight or encoder.conv_in.weight under any prefix)');
+  }
+  const stripped = [...st.entries.keys()].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
+  const naming = detectNaming(stripped);
+  const upLevels = countUpLevels(stripped);
+  const fileKeys = new Map<string, string>();
+  const shapes = new Map<string, number[]>();
+  for (const k of stripped) {
+    const internal = toInternalKey(k, naming, upLevels);
+    if (internal === null) continue;
+    const shape = [...st.entries.get(prefix + k)!.shape];
+    // attention projections are Linear [C, C]; the original naming stores 1x1 convs [C, C, 1, 1]
+    if (/\.attentions\.0\.(to_q|to_k|to_v|to_out\.0)\.weight$/.test(internal) && shape.length === 4 && shape[2] === 1 && shape[3] === 1) {
+      shape.length = 2;
+    }
+    fileKeys.set(internal, prefix + k);
+    shapes.set(internal, shape);
+  }
+  const arch = resolveArchitecture(weightsFile, shapes, config);
+  const expected = new Map<string, number[]>();
+  if (arch.hasEncoder) for (const [k, s] of expectedShapes(arch, 'encoder')) expected.set(k, s);
+  if (arch.hasDecoder) for (const [k, s] of expectedShapes(arch, 'decoder')) expected.set(k, s);
+  const missing = [...expected.keys()].filter((k) => !shapes.has(k));
+  if (missing.length > 0) {
+    const shown = missing.slice(0, 3).map((k) => JSON.stringify(k)).join(', ');
+    throw new BadInputError(weightsFile, `missing ${missing.length} VAE key(s) (internal names): ${shown}${missing.length > 3 ? ', …' : ''}`);
+  }
+  const weights = new Map<string, Tensor32>();
+  const dtypes = new Set<string>();
+  let paramCount = 0;
+  for (const [k, want] of expected) {
+    const got = shapes.get(k)!;
+    if (JSON.stringify(got) !== JSON.stringify(want)) {
+      throw new BadInputError(weightsFile, `${fileKeys.get(k)} has shape ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
+    }
+    const entry = st.entries.get(fileKeys.get(k)!)!;
+    dtypes.add(entry.dtype);
+    const data = st.readFloat32(entry.name);
+    weights.set(k, { shape: want, data });
+    paramCount += data.length;
+  }
+  for (const k of [...fileKeys.keys()]) if (!expected.has(k)) fileKeys.delete(k);
+  const label = basename(path.replace(/[/\\]+$/, '')).replace(/\.safetensors$/i, '');
+  return {
+    source: path,
+    label,
+    weightsFile,
+    configFile,
+    naming,
+    prefix,
+    storageDtype: [...dtypes].sort().join('+'),
+    arch,
+    weights,
+    fileKeys,
+    paramCount,
+  };
+}
