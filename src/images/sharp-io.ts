@@ -139,6 +139,11 @@ export async function encodePng(pixels: Uint8Array, width: number, height: numbe
   return sharp(pixels, { raw: { width, height, channels } }).png().toBuffer();
 }
 
+/** Renders SVG text to PNG bytes (text needs system fonts, e.g. Debian's fonts-dejavu-core). */
+export async function svgToPng(svg: string, density = 144): Promise<Buffer> {
+  return sharp(Buffer.from(svg), { density }).png().toBuffer();
+}
+
 /**
  * Writes interleaved 8-bit pixels as a PNG (sharp's default PNG settings, no metadata).
  * Pass 8-bit data only: sharp reads raw Float32 input as 16-bit.

@@ -1,0 +1,108 @@
+import { Flags } from '@oclif/core';
+import chalk from 'chalk';
+import { extname } from 'node:path';
+import { MAX_FINITE } from '../src/dtype.js';
+import { resolveLatents } from '../src/decode.js';
+import { readImageBatch } from '../src/encode.js';
+import { UsageError } from '../src/errors.js';
+import { svgToPng } from '../src/images/sharp-io.js';
+import { OutputSet } from '../src/io/output-files.js';
+import { type VaeScan, nanScanVae } from '../src/nan-scan.js';
+import { activationPlotSvg } from '../src/report/activation-plot.js';
+import { parseSize } from '../src/tensors/latents.js';
+import type { Part } from '../src/vae-runner.js';
+import { loadVae } from '../src/weights/load.js';
+import { VaecheckCommand, asDevice, asPrecision, deviceFlag, latentFlags, latentSource, precisionFlag } from './_base.js';
+
+export default class NanScan extends VaecheckCommand {
+  static summary = 'Find where a VAE overflows: the first op that turns non-finite, and the ops with the least headroom';
+  static description =
+    'Runs each VAE once at the precision with every op instrumented (max |x|, NaN and Inf counts computed inside the graph). ' +
+    'Exit 0 when every value is finite, 1 when anything is not, 2 usage error, 3 bad input. Without --latents, seeded random latents are used (--seed, --size).';
+  static examples = [
+    '<%= config.bin %> nan-scan --vae sdxl_vae.safetensors --vae sdxl-vae-fp16-fix/ --precision fp16 --plot activations.svg',
+    '<%= config.bin %> nan-scan --vae sdxl_vae.safetensors --part both --latents latents.npy --json',
+  ];
+  static flags = {
+    vae: Flags.string({ description: 'VAE weights (.safetensors or diffusers folder); repeat to compare', required: true, multiple: true }),
+    precision: precisionFlag('fp16'),
+    part: Flags.string({ description: 'which part to scan', options: ['decoder', 'encoder', 'both'], default: 'decoder' }),
+    image: Flags.string({ description: 'encoder input image(s) (default: the VAE\'s fp32 decode of the latents)', multiple: true }),
+    'image-size': Flags.string({ description: 'resize encoder images to HxW' }),
+    top: Flags.integer({ description: 'how many least-headroom ops to list', default: 5, min: 1 }),
+    plot: Flags.string({ description: 'write the activation-magnitude plot (.svg or .png)' }),
+    force: Flags.boolean({ description: 'overwrite an existing --plot file' }),
+    json: Flags.boolean({ description: 'print the results as JSON' }),
+    device: deviceFlag,
+    ...latentFlags,
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(NanScan);
+    const precision = asPrecision(flags.precision);
+    const parts: Part[] = flags.part === 'both' ? ['decoder', 'encoder'] : [flags.part as Part];
+    const out = new OutputSet(flags.force);
+    if (flags.plot) {
+      if (!['.svg', '.png'].includes(extname(flags.plot).toLowerCase())) throw new UsageError(`--plot must end in .svg or .png; got ${JSON.stringify(flags.plot)}`);
+      out.check(flags.plot);
+    }
+    const src = latentSource(flags);
+    if (!src.file && !src.random) src.random = { seed: flags.seed, batch: flags.batch, ...parseSize(flags.size) };
+    const image = flags.image ? { tensor: await readImageBatch(flags.image, flags['image-size'] ? parseSize(flags['image-size']) : undefined), origin: flags.image.join(', ') } : undefined;
+    const scans: VaeScan[] = [];
+    let latentOrigin = '';
+    for (const path of flags.vae) {
+      const vae = loadVae(path);
+      const latents = resolveLatents(vae, src);
+      latentOrigin = latents.origin;
+      for (const w of latents.warnings) this.warnLine(w);
+      scans.push(await nanScanVae(vae, latents, { precision, parts, device: asDevice(flags.device), top: flags.top }, image));
+    }
+    if (flags.plot) {
+      const svg = await activationPlotSvg(scans.map((s) => ({ label: s.label, layers: s.layers })), MAX_FINITE[precision], precision);
+      out.add(flags.plot, extname(flags.plot).toLowerCase() === '.png' ? await svgToPng(svg) : svg);
+      out.commit();
+    }
+    const failed = scans.some((s) => !s.finite);
+    if (flags.json) {
+      this.log(JSON.stringify({ schema: 'vaecheck.nan-scan/1', precision, limit: MAX_FINITE[precision], latents: latentOrigin, ok: !failed, vaes: scans }, jsonNumbers, 2));
+    } else this.render(scans, precision, latentOrigin);
+    if (failed) process.exitCode = 1;
+  }
+
+  private render(scans: VaeScan[], precision: 'fp32' | 'bf16' | 'fp16', latentOrigin: string): void {
+    const limit = MAX_FINITE[precision];
+    this.log(`nan-scan at ${precision} (largest finite ${fmt(limit)}), latents ${latentOrigin}`);
+    for (const s of scans) {
+      for (const p of s.parts) {
+        const head = `${s.label} · ${p.part}`;
+        if (p.finite) {
+          const top = p.leastHeadroom[0];
+          this.log(`${chalk.green('PASSED')} | ${head} | all finite; largest |x| ${fmt(top?.maxAbs ?? 0)} at ${top?.name ?? '-'} (headroom x${fmt(top?.headroom ?? Infinity)})`);
+        } else {
+          const first = p.layers.find((l) => l.name === p.firstNonFinite);
+          const where = first ? `${first.name} (${first.inf} Inf, ${first.nan} NaN; largest finite |x| ${fmt(first.maxAbs)})` : 'the graph input';
+          this.log(`${chalk.red('FAILED')} | ${head} | first non-finite op: ${where}; output ${(100 * p.output.fraction).toFixed(2)}% non-finite (${p.output.nan} NaN, ${p.output.inf} Inf of ${p.output.total})`);
+        }
+        this.log('  least headroom:');
+        p.leastHeadroom.forEach((r, i) => {
+          const state = r.nan + r.inf > 0 ? chalk.red(`${r.inf} Inf, ${r.nan} NaN`) : `headroom x${fmt(r.headroom)}`;
+          this.log(`  ${String(i + 1).padStart(3)}. ${r.name.padEnd(52)} max|x| ${fmt(r.maxAbs).padStart(10)}  ${state}`);
+        });
+        if (!p.finite) this.log(`  note: decode this VAE in ${precision === 'fp16' ? 'bf16 or fp32' : 'fp32'}, or use an fp16-safe VAE (e.g. madebyollin/sdxl-vae-fp16-fix)`);
+      }
+    }
+  }
+}
+
+function fmt(x: number): string {
+  if (!Number.isFinite(x)) return x > 0 ? 'inf' : String(x);
+  if (x !== 0 && (Math.abs(x) >= 1e6 || Math.abs(x) < 1e-3)) return x.toExponential(3);
+  return Number(x.toPrecision(5)).toString();
+}
+
+/** JSON cannot hold Infinity: write it as the string "inf". */
+function jsonNumbers(_key: string, value: unknown): unknown {
+  if (typeof value === 'number' && !Number.isFinite(value)) return Number.isNaN(value) ? 'nan' : value > 0 ? 'inf' : '-inf';
+  return value;
+}

@@ -1,0 +1,85 @@
+/**
+ * The fp32 ONNX decoder graph (src/graph + src/vae-runner.ts) against the independent float64
+ * reference (test/reference/vae64.ts), for every weight fixture as a user has it: diffusers /
+ * original / legacy-attention naming, with and without key prefixes, F32 / F16 / BF16 storage, the
+ * diffusers folder with its own config.json, the config-less narrow 2-level file, and the fp16
+ * overflow pair. The reference is fed the canonical seeded weights rounded to the file's storage dtype
+ * (and scaled as the overflow file is), so a naming, prefix, dtype, shape-inference or graph bug shows
+ * up as a mismatch. Inputs are the latent fixtures as raw latents (scaled / 0.13025).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { dirname } from 'node:path';
+import { loadVae } from '../src/weights/load.js';
+import { VaeRunner } from '../src/vae-runner.js';
+import { referenceDecode } from './reference/vae64.js';
+import type { WeightsFixture } from '../fixtures/generate.js';
+import { fixtures, maxAbsDiff, rawLatents, referenceWeightsOf, type LatentPair } from './helpers/fixtures.js';
+
+const TOL = 1e-4;
+const fx = fixtures();
+
+/** The path a user would pass: the folder for the diffusers folder fixture, else the file. */
+function userPath(f: WeightsFixture): string {
+  return f.configFile ? dirname(f.path) : f.path;
+}
+
+async function checkDecode(f: WeightsFixture, latents: LatentPair, diag: (msg: string) => void): Promise<void> {
+  const vae = loadVae(userPath(f));
+  assert.deepEqual(vae.arch.blockOutChannels, f.config.blockOutChannels, 'block_out_channels');
+  assert.equal(vae.arch.layersPerBlock, f.config.layersPerBlock, 'layers_per_block');
+  assert.equal(vae.arch.groups, f.config.groups, 'groups');
+  assert.equal(vae.arch.eps, f.config.eps, 'eps');
+  const runner = await VaeRunner.create(vae, 'decoder', { precision: 'fp32' });
+  let got;
+  try {
+    got = await runner.run(latents.f32);
+  } finally {
+    await runner.release();
+  }
+  const ref = referenceDecode(referenceWeightsOf(f), f.config, latents.ref, 'fp32');
+  assert.deepEqual(got.output.shape, ref.output.shape, 'output shape');
+  const err = maxAbsDiff(got.output.data, ref.output.data);
+  let refMax = 0;
+  for (const v of ref.output.data) refMax = Math.max(refMax, Math.abs(v));
+  diag(`${f.file} [${latents.f32.shape.join('x')}]: max abs error ${err.toExponential(2)} (reference max |x| ${refMax.toFixed(3)})`);
+  assert.ok(refMax > 0.05, `reference output is degenerate (max |x| ${refMax})`);
+  assert.ok(err <= TOL, `${f.file}: max abs error ${err} > ${TOL}`);
+}
+
+const small = rawLatents(fx.latents('latents-8x8.npy').path);
+const wide = rawLatents(fx.latents('latents-2x12x20.npy').path);
+
+test('fixture set covers every weight form', () => {
+  const files = fx.allWeights();
+  assert.ok(files.length >= 8, `expected at least 8 weight fixtures, found ${files.length}`);
+  const has = (p: (f: WeightsFixture) => boolean, what: string) => assert.ok(files.some(p), `no fixture with ${what}`);
+  has((f) => f.naming === 'diffusers', 'diffusers naming');
+  has((f) => f.naming === 'original', 'original naming');
+  has((f) => f.naming === 'legacy-attn', 'legacy attention naming');
+  has((f) => f.prefix !== '', 'a key prefix');
+  for (const d of ['F32', 'F16', 'BF16'] as const) has((f) => f.dtype === d, `${d} storage`);
+  has((f) => f.configFile !== undefined, 'a config.json');
+  has((f) => f.config.blockOutChannels.length === 2, 'two levels');
+  has((f) => f.transform.kind === 'scaled', 'a scaled transform');
+});
+
+for (const f of fx.allWeights()) {
+  test(`fp32 decode of ${f.file} matches the float64 reference (1x4x8x8)`, async (t) => {
+    await checkDecode(f, small, (m) => t.diagnostic(m));
+  });
+}
+
+for (const file of ['tiny-original-f16.safetensors', 'tiny-diffusers-f32.safetensors']) {
+  test(`fp32 decode of ${file} matches the float64 reference (batch 2, 12x20)`, async (t) => {
+    const f = fx.weights(file);
+    await checkDecode(f, wide, (m) => t.diagnostic(m));
+  });
+}
+
+test('fp32 decode of the diffusers folder matches the float64 reference (batch 2, 12x20)', async (t) => {
+  const f = fx.allWeights().find((w) => w.configFile !== undefined);
+  assert.ok(f, 'no folder fixture');
+  assert.equal(f.dtype, 'F16');
+  await checkDecode(f, wide, (m) => t.diagnostic(m));
+});
