@@ -35,7 +35,7 @@ export abstract class VaecheckCommand extends Command {
   async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
     removePendingTemporaries();
     if (err instanceof VaecheckError) {
-      process.stderr.write(`vaecheck: error: ${err.message}\n`);
+      process.stderr.write(`vaecheck: error: ${oneLine(err.message)}\n`);
       if (process.env.DEBUG && err.stack) process.stderr.write(`${err.stack}\n`);
       process.exitCode = err.exitCode;
       return;
@@ -43,16 +43,33 @@ export abstract class VaecheckCommand extends Command {
     // oclif's own parse errors (unknown flag, missing argument) are usage errors: exit 2
     if (err.oclif?.exit !== undefined) {
       if (err.oclif.exit === 0) return;
-      process.stderr.write(`vaecheck: error: ${err.message.split('\n')[0]}\n`);
+      process.stderr.write(`vaecheck: error: ${oclifMessage(err.message)}\n`);
       if (process.env.DEBUG && err.stack) process.stderr.write(`${err.stack}\n`);
       process.exitCode = err.oclif.exit === 2 || err.oclif.exit === 1 ? EXIT.usage : err.oclif.exit;
       return;
     }
-    process.stderr.write(`vaecheck: internal error: ${err.message}${process.env.DEBUG ? '' : ' (set DEBUG=1 for the stack trace)'}\n`);
+    process.stderr.write(`vaecheck: internal error: ${oneLine(err.message)}${process.env.DEBUG ? '' : ' (set DEBUG=1 for the stack trace)'}\n`);
     if (process.env.DEBUG && err.stack) process.stderr.write(`${err.stack}\n`);
     process.exitCode = EXIT.internal;
     return;
   }
+}
+
+/** A message as one line: line breaks (e.g. from names or JSON quoted out of a file) become spaces. */
+function oneLine(message: string): string {
+  return message.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+}
+
+/**
+ * oclif's parse errors span lines ("The following error occurred:", the problems indented, "See more
+ * help with --help"): keep the problems, joined into one line.
+ */
+function oclifMessage(message: string): string {
+  const lines = message
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0 && !/^The following errors? occurred:?$/i.test(l) && !/^See more help with/i.test(l));
+  return lines.length > 0 ? lines.join('; ') : oneLine(message);
 }
 
 export const precisionFlag = (defaultValue: Precision = 'fp32') =>

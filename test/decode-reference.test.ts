@@ -76,10 +76,3 @@ for (const file of ['tiny-original-f16.safetensors', 'tiny-diffusers-f32.safeten
     await checkDecode(f, wide, (m) => t.diagnostic(m));
   });
 }
-
-test('fp32 decode of the diffusers folder matches the float64 reference (batch 2, 12x20)', async (t) => {
-  const f = fx.allWeights().find((w) => w.configFile !== undefined);
-  assert.ok(f, 'no folder fixture');
-  assert.equal(f.dtype, 'F16');
-  await checkDecode(f, wide, (m) => t.diagnostic(m));
-});
