@@ -1,0 +1,21 @@
+/** vaecheck's library API: everything the CLI does, usable without it. */
+export { EXIT, VaecheckError, BadInputError, UsageError, UnavailableError } from './errors.js';
+export { type Precision, PRECISIONS, MAX_FINITE, roundInPlace, floatToF16Bits, f16BitsToFloat, floatToBf16Bits, bf16BitsToFloat } from './dtype.js';
+export { loadVae, resolveVaePath, type LoadedVae, type Tensor32, type LoadOptions } from './weights/load.js';
+export { type VaeArchitecture, expectedShapes } from './weights/architecture.js';
+export { type Naming, detectNaming, toInternalKey, fromInternalKey } from './weights/keymap.js';
+export { SafetensorsFile, type TensorEntry } from './weights/safetensors.js';
+export { encodeSafetensors } from './weights/safetensors-writer.js';
+export { buildDecoderGraph, buildEncoderGraph, decoderFlops } from './graph/vae-graph.js';
+export type { OnnxGraph, OnnxNode, TracePoint } from './graph/ir.js';
+export { applyPrecision } from './precision/precision-pass.js';
+export { instrument, type LayerStats } from './precision/instrument.js';
+export { Session, deviceAvailable, runtimeVersion, type FloatTensor, type Device } from './runtime/session.js';
+export { VaeRunner, prepareGraph, type Part, type RunnerOptions, type RunResult } from './vae-runner.js';
+export { resolveLatents, decodeLatents, imageFiles, tensorFile, type LatentSource, type DecodeResult } from './decode.js';
+export { encodeImages, readImageBatch } from './encode.js';
+export { nanScanVae, rankHeadroom, type VaeScan, type PartScan } from './nan-scan.js';
+export { readNpy, parseNpy, encodeNpy } from './tensors/npy.js';
+export { prepareLatents, randomLatents, readLatentFile, parseSize, type Latents } from './tensors/latents.js';
+export * from './metrics/index.js';
+export { OutputSet } from './io/output-files.js';
