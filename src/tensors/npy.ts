@@ -13,6 +13,12 @@ export interface NpyArray {
   descr: string;
 }
 
+/** A value quoted from the file for a message: one line, at most `max` characters. */
+function quote(text: string, max = 60): string {
+  const flat = text.replace(/\s+/g, ' ');
+  return JSON.stringify(flat.length > max ? `${flat.slice(0, max)}…` : flat);
+}
+
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 const DESCR_DTYPE: Record<string, 'F16' | 'F32' | 'F64'> = { '<f2': 'F16', '<f4': 'F32', '<f8': 'F64' };
 
@@ -39,18 +45,18 @@ export function parseNpy(file: string, bytes: Uint8Array): NpyArray {
   const shapeText = header.match(/'shape'\s*:\s*\(([^)]*)\)/)?.[1];
   if (descr === undefined || fortran === undefined || shapeText === undefined) throw bad('header lacks descr, fortran_order or shape');
   const dtype = DESCR_DTYPE[descr];
-  if (!dtype) throw new BadInputError(file, `unsupported .npy dtype ${descr} (expected float16, float32 or float64, little-endian)`);
+  if (!dtype) throw new BadInputError(file, `unsupported .npy dtype ${quote(descr)} (expected float16, float32 or float64, little-endian)`);
   if (fortran === 'True') throw new BadInputError(file, '.npy array is in Fortran order; save it in C order (np.ascontiguousarray)');
   const parts = shapeText.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-  if (!parts.every((s) => /^\d+$/.test(s))) throw bad(`invalid shape (${shapeText})`);
+  if (!parts.every((s) => /^\d+$/.test(s))) throw bad(`invalid shape ${quote(`(${shapeText})`)}`);
   const shape = parts.map(Number);
-  if (!shape.every((d) => Number.isSafeInteger(d))) throw bad(`invalid shape (${shapeText})`);
+  if (!shape.every((d) => Number.isSafeInteger(d))) throw bad(`invalid shape ${quote(`(${shapeText})`)}`);
   const count = shape.reduce((a, d) => a * d, 1);
   const itemBytes = Number(descr.slice(2));
   const dataStart = start + headerLen;
   const need = count * itemBytes;
   if (!Number.isSafeInteger(need) || bytes.length - dataStart !== need) {
-    throw bad(`shape (${shape.join(', ')}) of ${descr} needs ${need} data bytes, the file has ${bytes.length - dataStart}`);
+    throw bad(`shape ${quote(`(${shape.join(', ')})`)} of ${descr} needs ${need} data bytes, the file has ${bytes.length - dataStart}`);
   }
   return { shape, data: bytesToFloat32(bytes.subarray(dataStart), dtype), descr };
 }

@@ -49,9 +49,10 @@ export class SafetensorsFile {
       if (size < 8) throw new BadInputError(path, `not a safetensors file (${size} bytes, too short for a header)`);
       const lenBuf = Buffer.alloc(8);
       readSync(fd, lenBuf, 0, 8, 0);
-      const headerLen = Number(lenBuf.readBigUInt64LE(0));
+      const headerLen64 = lenBuf.readBigUInt64LE(0);
+      const headerLen = Number(headerLen64);
       if (headerLen > size - 8) {
-        throw new BadInputError(path, `not a safetensors file: header length ${headerLen} is beyond the file size ${size}`);
+        throw new BadInputError(path, `not a safetensors file: header length ${headerLen64} is beyond the file size ${size}`);
       }
       if (headerLen > MAX_HEADER_BYTES) throw new BadInputError(path, `safetensors header of ${headerLen} bytes is too large`);
       if (headerLen < 2) throw new BadInputError(path, `not a safetensors file: header length ${headerLen}`);
@@ -61,7 +62,7 @@ export class SafetensorsFile {
       try {
         header = JSON.parse(headerBuf.toString('utf8'));
       } catch (e) {
-        throw new BadInputError(path, `not a safetensors file: invalid header JSON (${(e as Error).message})`);
+        throw new BadInputError(path, `not a safetensors file: invalid header JSON (${clip((e as Error).message, 120)})`);
       }
       return parseHeader(path, header, 8 + headerLen, size);
     } finally {
@@ -78,7 +79,7 @@ export class SafetensorsFile {
       let done = 0;
       while (done < buf.length) {
         const n = readSync(fd, buf, done, buf.length - done, e.begin + done);
-        if (n === 0) throw new BadInputError(this.path, `file truncated while reading ${name}`);
+        if (n === 0) throw new BadInputError(this.path, `file truncated while reading ${show(name)}`);
         done += n;
       }
     } finally {
@@ -90,13 +91,13 @@ export class SafetensorsFile {
   /** Reads one float tensor as float32 (F16 / BF16 / F64 converted exactly or rounded to nearest). */
   readFloat32(name: string): Float32Array {
     const e = this.entry(name);
-    if (!DTYPES[e.dtype].float) throw new BadInputError(this.path, `tensor ${name} has dtype ${e.dtype}, expected a float dtype`);
+    if (!DTYPES[e.dtype].float) throw new BadInputError(this.path, `tensor ${show(name)} has dtype ${e.dtype}, expected a float dtype`);
     return bytesToFloat32(this.readBytes(name), e.dtype);
   }
 
   private entry(name: string): TensorEntry {
     const e = this.entries.get(name);
-    if (!e) throw new BadInputError(this.path, `no tensor named ${name}`);
+    if (!e) throw new BadInputError(this.path, `no tensor named ${show(name)}`);
     return e;
   }
 }
@@ -124,30 +125,30 @@ function parseHeader(path: string, header: unknown, dataStart: number, fileSize:
       metadata = parseMetadata(path, raw);
       continue;
     }
-    const bad = (what: string) => new BadInputError(path, `tensor ${JSON.stringify(name)}: ${what}`);
+    const bad = (what: string) => new BadInputError(path, `tensor ${show(name)}: ${what}`);
     if (typeof raw !== 'object' || raw === null) throw bad('entry is not an object');
     const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
     if (typeof dtype !== 'string' || !isDTypeName(dtype)) {
-      throw bad(`unknown dtype ${JSON.stringify(dtype)} (expected one of ${Object.keys(DTYPES).join(', ')})`);
+      throw bad(`unknown dtype ${show(dtype)} (expected one of ${Object.keys(DTYPES).join(', ')})`);
     }
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw bad(`invalid shape ${JSON.stringify(shape)}`);
+      throw bad(`invalid shape ${show(shape)}`);
     }
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw bad(`invalid data_offsets ${JSON.stringify(offsets)}`);
+      throw bad(`invalid data_offsets ${show(offsets)}`);
     }
     const [b, e] = offsets as number[];
     if (b > e || e > dataSize) throw bad(`data_offsets [${b}, ${e}] outside the data (${dataSize} bytes)`);
     const count = (shape as number[]).reduce((a, d) => a * d, 1);
     if (count * DTYPES[dtype].bytes !== e - b) {
-      throw bad(`shape ${JSON.stringify(shape)} of ${dtype} needs ${count * DTYPES[dtype].bytes} bytes, data_offsets give ${e - b}`);
+      throw bad(`shape ${show(shape)} of ${dtype} needs ${count * DTYPES[dtype].bytes} bytes, data_offsets give ${e - b}`);
     }
     entries.set(name, { name, dtype, shape: shape as number[], begin: dataStart + b, end: dataStart + e });
   }
   const sorted = [...entries.values()].sort((x, y) => x.begin - y.begin || x.end - y.end);
   for (let i = 1; i < sorted.length; i++) {
     if (sorted[i].begin < sorted[i - 1].end) {
-      throw new BadInputError(path, `tensors ${sorted[i - 1].name} and ${sorted[i].name} overlap in the data`);
+      throw new BadInputError(path, `tensors ${show(sorted[i - 1].name)} and ${show(sorted[i].name)} overlap in the data`);
     }
   }
   return new SafetensorsFile(path, entries, metadata, fileSize);
@@ -159,8 +160,29 @@ function parseMetadata(path: string, raw: unknown): Record<string, string> {
   }
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-    if (typeof v !== 'string') throw new BadInputError(path, `__metadata__.${k} is not a string`);
+    if (typeof v !== 'string') throw new BadInputError(path, `__metadata__ value ${show(k)} is not a string`);
     out[k] = v;
   }
   return out;
+}
+
+/** Cuts text quoted into a message to one line of at most `max` characters. */
+function clip(text: string, max: number): string {
+  const flat = text.replace(/\s+/g, ' ');
+  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}
+
+/**
+ * A value from the header for a message: JSON, one line, cut short. Never throws (a deeply nested
+ * array makes JSON.stringify overflow the stack).
+ */
+function show(value: unknown, max = 60): string {
+  if (value === undefined) return '(missing)';
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = Array.isArray(value) ? '[…nested too deep…]' : '(unprintable)';
+  }
+  return clip(text, max);
 }
