@@ -69,7 +69,8 @@ function oclifMessage(message: string): string {
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l.length > 0 && !/^The following errors? occurred:?$/i.test(l) && !/^See more help with/i.test(l));
-  return lines.length > 0 ? lines.join('; ') : oneLine(message);
+  if (lines.length === 0) return oneLine(message);
+  return lines.reduce((acc, l) => (acc.endsWith(':') ? `${acc} ${l}` : `${acc}; ${l}`)).replace(/\s{2,}/g, ' ');
 }
 
 export const precisionFlag = (defaultValue: Precision = 'fp32') =>

@@ -36,9 +36,10 @@ export class OutputSet {
 
   /** Stages the bytes of one file (written to a temporary file now, renamed on commit). */
   add(path: string, bytes: Uint8Array | string): void {
-    this.check(path, true);
     const dir = dirname(path);
     try {
+      // inside the try: a refused file drops the files staged before it
+      this.check(path, true);
       mkdirSync(dir, { recursive: true });
       const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
       pending.add(tmp);

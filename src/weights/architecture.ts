@@ -85,7 +85,8 @@ export function resolveArchitecture(file: string, shapes: ReadonlyMap<string, Sh
     layersPerBlock = countIndices(/^encoder\.down_blocks\.0\.resnets\.(\d+)\./);
   }
   const latentChannels = hasDecoder ? need('decoder.conv_in.weight')[1] : need('encoder.conv_out.weight')[0] / 2;
-  const midAttention = shapes.has(`${hasDecoder ? 'decoder' : 'encoder'}.mid_block.attentions.0.to_q.weight`);
+  // any attention key means the mid block has attention; a partial set is then reported as missing keys
+  const midAttention = [...shapes.keys()].some((k) => /^(en|de)coder\.mid_block\.attentions\.0\./.test(k));
 
   if (config?.block_out_channels && JSON.stringify(config.block_out_channels) !== JSON.stringify(blockOutChannels)) {
     throw new BadInputError(file, `config.json block_out_channels ${JSON.stringify(config.block_out_channels)} do not match the weights ${JSON.stringify(blockOutChannels)}`);
