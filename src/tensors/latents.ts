@@ -32,13 +32,15 @@ export function readLatentFile(file: string, tensor?: string): FloatTensor {
   }
   if (ext === '.safetensors') {
     const st = SafetensorsFile.open(file);
-    const names = [...st.entries.keys()];
+    // names come from the file: quote and clip them so a message stays one short line
+    const names = [...st.entries.keys()].map((n) => JSON.stringify(n.length > 60 ? `${n.slice(0, 60)}…` : n));
+    const keys = [...st.entries.keys()];
     let name = tensor;
     if (name === undefined) {
-      if (names.length !== 1) {
+      if (keys.length !== 1) {
         throw new BadInputError(file, `holds ${names.length} tensors (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''}); choose one with --tensor NAME`);
       }
-      name = names[0];
+      name = keys[0];
     } else if (!st.entries.has(name)) {
       throw new BadInputError(file, `no tensor named ${JSON.stringify(name)} (has ${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''})`);
     }
