@@ -22,7 +22,7 @@
  */
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { GraphBuilder, ints } from '../../src/graph/builder.js';
 import { type VaeWeights, decoderFlops } from '../../src/graph/vae-graph.js';
@@ -369,6 +369,7 @@ async function main(): Promise<void> {
   }
 
   const started = now();
+  const loadBefore = loadavg()[0];
   const mallocs = opts.malloc === 'both' ? [false, true] : [opts.malloc === 'hugetlb'];
   const sizes = opts.quick ? [64] : [64, 128];
   const ceilings: CeilingResult[] = [];
@@ -437,7 +438,9 @@ async function main(): Promise<void> {
   lines.push(table(ratioRows));
   if (ratio.maxAbsFp16 !== undefined) lines.push(`largest |x| over traced fp16 ops: ${ratio.maxAbsFp16.toPrecision(4)} (fp16 limit 65504)`);
   lines.push('');
-  lines.push(`total ${(now() - started).toFixed(0)} s`);
+  const loadAfter = loadavg()[0];
+  lines.push(`total ${(now() - started).toFixed(0)} s; 1-min load average ${loadBefore.toFixed(2)} at the start, ${loadAfter.toFixed(2)} at the end on ${cpu.length} CPUs`);
+  if (Math.max(loadBefore, loadAfter) > 0.5 * cpu.length) lines.push('warning: the machine was busy with other work; absolute figures are low and noisy (the interleaved ratios less so)');
   process.stdout.write(`${lines.join('\n')}\n`);
   if (opts.json) {
     writeFileSync(opts.json, `${JSON.stringify({ options: { ...opts, child: undefined }, runtime: runtimeVersion(), node: process.version, cpu: cpu[0]?.model, cpus: cpu.length, targets: TARGETS, ceilings, decodes, ratio }, null, 2)}\n`);

@@ -1,0 +1,151 @@
+import { Flags } from '@oclif/core';
+import chalk from 'chalk';
+import cliProgress from 'cli-progress';
+import { join } from 'node:path';
+import { PRECISIONS, type Precision } from '../src/dtype.js';
+import { UsageError } from '../src/errors.js';
+import { compareFiles } from '../src/compare/compare-files.js';
+import { type CompareInput, type CompareProgress, type CompareResult, parseVaeArg, runCompare } from '../src/compare/run-compare.js';
+import { demoInput } from '../src/compare/demo.js';
+import { OutputSet } from '../src/io/output-files.js';
+import { cellSummary, nonFiniteAsString, precisionTitle } from '../src/report/compare-report.js';
+import { parseSize } from '../src/tensors/latents.js';
+import { VaecheckCommand, asDevice, deviceFlag } from './_base.js';
+
+export const DEFAULT_MIN_PSNR = 25;
+
+export default class Compare extends VaecheckCommand {
+  static summary = 'Decode the same latents with every VAE at every precision: the model card matrix, diff images, PSNR/SSIM tables';
+  static description =
+    'Each (VAE, precision) cell decodes the same latents and is compared with the reference cell (default: the first VAE at fp32). ' +
+    `A cell is ✅ when its decode is finite, its PSNR against the reference is at least --min-psnr (default ${DEFAULT_MIN_PSNR} dB: a usable picture close to the reference, ` +
+    'which a fine-tuned sibling such as sdxl-vae-fp16-fix passes; fp16 emulation of the same VAE is typically above 60 dB) and its SSIM at least --min-ssim. ' +
+    'Writes decoded/, diff/, matrix.png, report.json, report.md and report.html into --out. Exit 1 when any cell is ⚠️.';
+  static examples = [
+    '<%= config.bin %> compare --demo --out demo/',
+    '<%= config.bin %> compare --vae sdxl-vae=sdxl_vae.safetensors --vae fp16-fix=./sdxl-vae-fp16-fix --random --seed 1 --size 64x64 --out out/',
+    '<%= config.bin %> compare --vae a.safetensors --vae b.safetensors --image photo.png --size 512x512 --out out/ --json',
+  ];
+  static flags = {
+    vae: Flags.string({ description: 'VAE as label=path or path (label: file or folder name); repeat for each row', multiple: true }),
+    demo: Flags.boolean({ description: 'use the bundled miniature VAE pair and latents (no download)' }),
+    precision: Flags.string({ description: 'comma-separated columns', default: 'fp32,bf16,fp16' }),
+    latents: Flags.string({ description: 'latent files (.npy / .safetensors, scaled); repeat for several', multiple: true }),
+    image: Flags.string({ description: 'images: encoded once by the first VAE at fp32; also a second reference', multiple: true }),
+    size: Flags.string({ description: 'with --random: latent size HxW; with --image: resize images to HxW' }),
+    random: Flags.boolean({ description: 'seeded N(0,1) scaled latents' }),
+    seed: Flags.integer({ description: 'seed for --random', default: 0 }),
+    batch: Flags.integer({ description: 'how many random latents', default: 1, min: 1 }),
+    unscaled: Flags.boolean({ description: 'latent files are raw encoder outputs' }),
+    reference: Flags.string({ description: 'reference cell as label@precision (default: first VAE @fp32)' }),
+    'min-psnr': Flags.string({ description: `PSNR threshold in dB for ✅ (default ${DEFAULT_MIN_PSNR})`, default: String(DEFAULT_MIN_PSNR) }),
+    'min-ssim': Flags.string({ description: 'SSIM threshold for ✅ (default 0)', default: '0' }),
+    out: Flags.string({ description: 'output folder' }),
+    force: Flags.boolean({ description: 'overwrite files already in --out' }),
+    json: Flags.boolean({ description: 'print report.json to stdout instead of the table' }),
+    progress: Flags.boolean({ description: 'progress bars (default: on when stdout is a terminal)', allowNo: true }),
+    device: deviceFlag,
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Compare);
+    const precisions = flags.precision.split(',').map((s) => s.trim()) as Precision[];
+    for (const p of precisions) if (!PRECISIONS.includes(p)) throw new UsageError(`--precision: ${JSON.stringify(p)} is not one of ${PRECISIONS.join(', ')}`);
+    if (new Set(precisions).size !== precisions.length) throw new UsageError('--precision lists a precision twice');
+    const num = (name: string, v: string) => {
+      const x = Number(v);
+      if (!Number.isFinite(x)) throw new UsageError(`--${name} must be a number, got ${JSON.stringify(v)}`);
+      return x;
+    };
+    const minPsnr = num('min-psnr', flags['min-psnr']);
+    const minSsim = num('min-ssim', flags['min-ssim']);
+    if (!flags.out && !flags.json) throw new UsageError('give --out <dir> (or --json to print the report only)');
+
+    let vaes = (flags.vae ?? []).map(parseVaeArg);
+    let input: CompareInput;
+    if (flags.demo) {
+      if (vaes.length || flags.latents || flags.image || flags.random) throw new UsageError('--demo brings its own VAEs and latents; drop --vae/--latents/--image/--random');
+      const demo = demoInput();
+      vaes = demo.vaes;
+      input = demo.input;
+    } else {
+      if (vaes.length === 0) throw new UsageError('give --vae label=path for each VAE (or --demo for the bundled pair)');
+      const kinds = [flags.latents ? 1 : 0, flags.image ? 1 : 0, flags.random ? 1 : 0].reduce((a, b) => a + b, 0);
+      if (kinds > 1) throw new UsageError('give one of --latents, --image or --random');
+      if (flags.image) input = { kind: 'images', files: flags.image, size: flags.size ? parseSize(flags.size) : undefined };
+      else if (flags.latents) input = { kind: 'latents', sources: flags.latents.map((file) => ({ file, unscaled: flags.unscaled })) };
+      else {
+        const size = parseSize(flags.size ?? '64x64');
+        input = { kind: 'latents', sources: [{ random: { seed: flags.seed, batch: flags.batch, ...size } }] };
+      }
+    }
+    let reference: { label: string; precision: Precision } | undefined;
+    if (flags.reference) {
+      const m = flags.reference.match(/^(.+)@(fp32|bf16|fp16)$/);
+      if (!m) throw new UsageError(`--reference must be label@fp32|bf16|fp16, got ${JSON.stringify(flags.reference)}`);
+      reference = { label: m[1], precision: m[2] as Precision };
+    }
+    const out = new OutputSet(flags.force);
+    if (flags.out) for (const f of ['report.json', 'report.md', 'report.html', 'matrix.png']) out.check(join(flags.out, f), true);
+
+    const showProgress = flags.progress ?? (process.stdout.isTTY === true && !flags.json);
+    const bars = showProgress ? new ProgressBars() : undefined;
+    let result: CompareResult;
+    try {
+      result = await runCompare({ vaes, precisions, input: input!, reference, minPsnr, minSsim, device: asDevice(flags.device), onProgress: bars ? (e) => bars.update(e) : undefined });
+    } finally {
+      bars?.stop();
+    }
+    for (const w of result.warnings) this.warnLine(w);
+    const { files, report } = await compareFiles(result, this.config.version);
+    if (flags.out) {
+      for (const [rel, bytes] of files) out.add(join(flags.out, rel), bytes);
+      out.commit();
+    }
+    if (flags.json) this.log(JSON.stringify(report, nonFiniteAsString, 2));
+    else this.renderTable(result, flags.out);
+    if (!report.ok) process.exitCode = 1;
+  }
+
+  private renderTable(r: CompareResult, outDir?: string): void {
+    const w = Math.max(8, ...r.vaes.map((v) => v.label.length)) + 2;
+    const colW = 26;
+    // ✅ is one code point two columns wide; ⚠️ is two code points (with VS16), two columns
+    const width = (s: string) => [...s].length + (s.match(/✅/g)?.length ?? 0);
+    const pad = (s: string, n: number) => s + ' '.repeat(Math.max(0, n - width(s)));
+    this.log(`reference ${r.reference.key} · ${r.latents.length} latent(s) · ✅ = finite and PSNR ≥ ${r.thresholds.minPsnr} dB`);
+    this.log(pad('', w) + r.precisions.map((p) => pad(`decoding in ${precisionTitle(p)}`, colW)).join(''));
+    for (const v of r.vaes) {
+      const cells = r.precisions.map((p) => {
+        const c = r.cells.find((x) => x.vae === v.label && x.precision === p)!;
+        const text = pad(cellSummary(c), colW);
+        return c.pass ? chalk.green(text) : chalk.yellow(text);
+      });
+      this.log(pad(v.label, w) + cells.join(''));
+    }
+    for (const c of r.cells) if (!c.pass) this.log(`FAILED | ${c.key} | ${c.reasons.join('; ')}`);
+    const decode = r.cells.reduce((a, c) => a + c.seconds.graph + c.seconds.decode, 0);
+    this.log(`${r.cells.length} cells in ${r.seconds.total.toFixed(1)} s (decoding ${decode.toFixed(1)} s)${outDir ? ` · wrote ${join(outDir, 'matrix.png')}, report.json, report.md, report.html` : ''}`);
+  }
+}
+
+/** One bar per cell: weights read, graph built, decoding i/N. */
+class ProgressBars {
+  private readonly multi = new cliProgress.MultiBar({ format: ' {cell} |{bar}| {stage} {value}/{total}', clearOnComplete: false, hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic);
+  private readonly bars = new Map<string, cliProgress.SingleBar>();
+
+  update(e: CompareProgress): void {
+    let bar = this.bars.get(e.cell);
+    const stage = e.stage === 'weights' ? 'weights read' : e.stage === 'graph' ? 'building graph' : e.stage === 'decode' ? 'decoding' : 'done';
+    if (!bar) {
+      bar = this.multi.create(Math.max(1, e.total), 0, { cell: e.cell.padEnd(28), stage });
+      this.bars.set(e.cell, bar);
+    }
+    bar.setTotal(Math.max(1, e.total));
+    bar.update(e.done, { stage });
+  }
+
+  stop(): void {
+    this.multi.stop();
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Every file compare writes into --out: decoded/<cell>/<latent>.png, diff/<cell>/<latent>-pixelmatch.png
+ * and diff/<cell>/<latent>-heatmap.png, matrix.png, report.json, report.md and report.html, returned as
+ * relative path -> bytes for one all-or-nothing write.
+ */
+import { encodePng, tensorToRgb8 } from '../images/sharp-io.js';
+import { diffHeatmap, pixelDiff } from '../images/pixel-diff.js';
+import { type CompareFilesIndex, nonFiniteAsString, reportObject, toMarkdown } from '../report/compare-report.js';
+import { toHtml } from '../report/compare-html.js';
+import { runtimeVersion } from '../runtime/session.js';
+import { matrixPng } from './matrix-image.js';
+import type { CompareResult } from './run-compare.js';
+
+const safe = (s: string) => s.replace(/[^A-Za-z0-9._@-]+/g, '_');
+
+export async function compareFiles(r: CompareResult, vaecheckVersion: string): Promise<{ files: Map<string, Uint8Array>; report: ReturnType<typeof reportObject> }> {
+  const files = new Map<string, Uint8Array>();
+  const index: CompareFilesIndex = { decoded: {}, pixelmatch: {}, heatmap: {} };
+  const refOut = r.outputs.get(r.reference.key)!;
+  const thumbs = new Map<string, Uint8Array>();
+  for (const c of r.cells) {
+    const out = r.outputs.get(c.key)!;
+    index.decoded[c.key] = {};
+    index.pixelmatch[c.key] = {};
+    index.heatmap[c.key] = {};
+    for (const [i, l] of r.latents.entries()) {
+      const img = out[i];
+      const ref = refOut[i];
+      const rgb = tensorToRgb8(img.data, img.c, img.h, img.w);
+      const dir = `${safe(c.key)}`;
+      const decoded = `decoded/${dir}/${safe(l.id)}.png`;
+      const png = await encodePng(rgb, img.w, img.h);
+      files.set(decoded, png);
+      index.decoded[c.key][l.id] = decoded;
+      if (i === 0) thumbs.set(c.key, png);
+      const pm = `diff/${dir}/${safe(l.id)}-pixelmatch.png`;
+      files.set(pm, await encodePng(pixelDiff(tensorToRgb8(ref.data, ref.c, ref.h, ref.w), rgb, img.w, img.h).diff, img.w, img.h, 4));
+      index.pixelmatch[c.key][l.id] = pm;
+      const hm = `diff/${dir}/${safe(l.id)}-heatmap.png`;
+      files.set(hm, await encodePng(diffHeatmap(ref.data, img.data, img.c, img.h, img.w), img.w, img.h));
+      index.heatmap[c.key][l.id] = hm;
+    }
+  }
+  files.set('matrix.png', await matrixPng(r, thumbs));
+  const report = reportObject(r, index, { vaecheck: vaecheckVersion, onnxruntime: runtimeVersion(), createdAt: new Date().toISOString() });
+  files.set('report.json', new TextEncoder().encode(JSON.stringify(report, nonFiniteAsString, 2) + '\n'));
+  files.set('report.md', new TextEncoder().encode(toMarkdown(r, index)));
+  files.set('report.html', new TextEncoder().encode(toHtml(r, index, files)));
+  return { files, report };
+}

@@ -1,0 +1,111 @@
+/**
+ * compare's report as JSON (schema `vaecheck.compare/1`, documented in README), Markdown and rows
+ * for any renderer. No colour here: the terminal adds it.
+ *
+ * JSON has no Infinity or NaN: such numbers are written as the strings "inf", "-inf" and "nan"
+ * (PSNR of identical images is "inf").
+ */
+import type { CellResult, CompareResult } from '../compare/run-compare.js';
+
+export const COMPARE_SCHEMA = 'vaecheck.compare/1';
+
+const PRECISION_TITLE: Record<string, string> = { fp32: 'float32', bf16: 'bfloat16', fp16: 'float16' };
+export const precisionTitle = (p: string) => PRECISION_TITLE[p] ?? p;
+
+/** Replacer for JSON.stringify writing non-finite numbers as strings. */
+export function nonFiniteAsString(_key: string, value: unknown): unknown {
+  if (typeof value === 'number' && !Number.isFinite(value)) return Number.isNaN(value) ? 'nan' : value > 0 ? 'inf' : '-inf';
+  return value;
+}
+
+export interface CompareFilesIndex {
+  /** cell key -> latent id -> relative paths */
+  decoded: Record<string, Record<string, string>>;
+  pixelmatch: Record<string, Record<string, string>>;
+  heatmap: Record<string, Record<string, string>>;
+}
+
+export function reportObject(r: CompareResult, files: CompareFilesIndex, meta: { vaecheck: string; onnxruntime: string; createdAt: string }) {
+  return {
+    schema: COMPARE_SCHEMA,
+    vaecheck: meta.vaecheck,
+    onnxruntime: meta.onnxruntime,
+    createdAt: meta.createdAt,
+    ok: r.cells.every((c) => c.pass),
+    reference: r.reference,
+    thresholds: r.thresholds,
+    vaes: r.vaes,
+    precisions: r.precisions,
+    latents: r.latents,
+    warnings: r.warnings,
+    cells: r.cells.map((c) => ({
+      vae: c.vae,
+      precision: c.precision,
+      isReference: c.isReference,
+      pass: c.pass,
+      reasons: c.reasons,
+      nonFiniteFraction: c.nonFiniteFraction,
+      psnr: c.psnr,
+      ssim: c.ssim,
+      ...(c.psnrVsImage ? { psnrVsImage: c.psnrVsImage } : {}),
+      seconds: c.seconds,
+      items: c.items.map((it) => ({
+        ...it,
+        files: { decoded: files.decoded[c.key]?.[it.latent], pixelmatch: files.pixelmatch[c.key]?.[it.latent], heatmap: files.heatmap[c.key]?.[it.latent] },
+      })),
+    })),
+    seconds: r.seconds,
+  };
+}
+
+export function fmtDb(x: number): string {
+  if (x === Infinity) return 'inf';
+  if (Number.isNaN(x)) return 'n/a';
+  return x.toFixed(2);
+}
+
+/** The short text of a cell: "✅ 48.21 dB" / "⚠️ NaN 100.00%" / "✅ reference". */
+export function cellSummary(c: CellResult): string {
+  const mark = c.pass ? '✅' : '⚠️';
+  if (c.nonFiniteFraction > 0) return `${mark} NaN/Inf ${(100 * c.nonFiniteFraction).toFixed(2)}%`;
+  if (c.isReference) return `${mark} reference`;
+  const n = c.psnr.n;
+  const ps = n > 1 ? `${fmtDb(c.psnr.mean)} ± ${fmtDb(c.psnr.std)} dB` : `${fmtDb(c.psnr.mean)} dB`;
+  return `${mark} ${ps}`;
+}
+
+export function toMarkdown(r: CompareResult, files: CompareFilesIndex): string {
+  const out: string[] = [];
+  out.push(`# vaecheck compare`, '');
+  out.push(`Reference: **${r.reference.key}**. A cell is ✅ when its decode is finite, PSNR ≥ ${r.thresholds.minPsnr} dB and SSIM ≥ ${r.thresholds.minSsim} against the reference; ⚠️ otherwise.`, '');
+  out.push(`| VAE | ${r.precisions.map((p) => `decoding in ${precisionTitle(p)}`).join(' | ')} |`);
+  out.push(`|---|${r.precisions.map(() => '---').join('|')}|`);
+  for (const v of r.vaes) {
+    const row = r.precisions.map((p) => cellSummary(r.cells.find((c) => c.vae === v.label && c.precision === p)!));
+    out.push(`| ${v.label} | ${row.join(' | ')} |`);
+  }
+  out.push('');
+  for (const [i, l] of r.latents.entries()) {
+    out.push(`## ${l.id}`, '', `${l.origin}, latent [${l.shape.join(', ')}]`, '');
+    const hasImage = r.cells.some((c) => c.items[i].psnrVsImage !== undefined);
+    out.push(`| cell | verdict | NaN/Inf | PSNR (dB) | SSIM | max abs | mean abs | mismatched px |${hasImage ? ' PSNR vs image |' : ''}`);
+    out.push(`|---|---|---|---|---|---|---|---|${hasImage ? '---|' : ''}`);
+    for (const c of r.cells) {
+      const it = c.items[i];
+      const nf = it.nan + it.inf > 0 ? `${it.nan + it.inf} (${(100 * it.nonFiniteFraction).toFixed(2)}%)` : '0';
+      out.push(`| ${c.key}${c.isReference ? ' (ref)' : ''} | ${it.pass ? '✅' : `⚠️ ${it.reasons.join('; ')}`} | ${nf} | ${fmtDb(it.psnr)} | ${Number.isNaN(it.ssim) ? 'n/a' : it.ssim.toFixed(4)} | ${fmt(it.maxAbsError)} | ${fmt(it.meanAbsError)} | ${it.mismatchedPixels} (${(100 * it.mismatchedFraction).toFixed(2)}%) |${hasImage ? ` ${fmtDb(it.psnrVsImage!)} |` : ''}`);
+    }
+    out.push('');
+  }
+  if (r.latents.length > 1) {
+    out.push('## Mean ± std over latents', '', '| cell | PSNR (dB) | SSIM |', '|---|---|---|');
+    for (const c of r.cells) out.push(`| ${c.key} | ${fmtDb(c.psnr.mean)} ± ${fmtDb(c.psnr.std)} | ${c.ssim.mean.toFixed(4)} ± ${c.ssim.std.toFixed(4)} |`);
+    out.push('');
+  }
+  if (Object.keys(files.decoded).length) out.push('Decoded images, pixelmatch diffs and |difference| heatmaps are in `decoded/` and `diff/`; `matrix.png` shows the matrix.', '');
+  return out.join('\n');
+}
+
+function fmt(x: number): string {
+  return Number.isNaN(x) ? 'n/a' : x.toExponential(2);
+}
