@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'node:test';
+import { readImage } from '../../src/images/sharp-io.js';
+import { ssim } from '../../src/metrics/ssim.js';
+import { referenceDecode } from '../reference/vae64.js';
+import type { RefPrecision } from '../reference/types.js';
+import { fixtures, rawLatents, referenceWeightsOf } from '../helpers/fixtures.js';
+import { cli } from './cli.js';
+
+const fx = fixtures();
+const orig = `orig=${fx.path('tiny-fp16-overflow.safetensors')}`;
+const fix = `fix=${fx.path('tiny-fp16-safe.safetensors')}`;
+const lat8 = fx.path('latents-8x8.npy');
+
+/** Independent PSNR on the displayed [0, 1] image (clamped), float64. */
+function psnr01(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = Math.min(1, Math.max(0, (a[i] + 1) / 2));
+    const y = Math.min(1, Math.max(0, (b[i] + 1) / 2));
+    s += (x - y) ** 2;
+  }
+  return s === 0 ? Infinity : 10 * Math.log10(1 / (s / a.length));
+}
+const display = (a: Float64Array) => a.map((v) => Math.min(1, Math.max(0, (v + 1) / 2)));
+
+test('compare on the fixture pair: verdicts, NaN fraction, PSNR/SSIM against the float64 reference decodes, files, schema', () => {
+  const out = mkdtempSync(join(tmpdir(), 'vaecheck-compare-'));
+  const r = cli(['compare', '--vae', orig, '--vae', fix, '--latents', lat8, '--out', out, '--json', '--no-progress']);
+  assert.equal(r.code, 1, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.schema, 'vaecheck.compare/1');
+  assert.equal(j.ok, false);
+  assert.deepEqual(j.reference, { vae: 'orig', precision: 'fp32', key: 'orig@fp32' });
+  const cell = (vae: string, p: string) => j.cells.find((c: { vae: string; precision: string }) => c.vae === vae && c.precision === p);
+  assert.equal(cell('orig', 'fp16').pass, false);
+  for (const [v, p] of [['orig', 'fp32'], ['orig', 'bf16'], ['fix', 'fp32'], ['fix', 'bf16'], ['fix', 'fp16']]) assert.equal(cell(v, p).pass, true, `${v}@${p}: ${cell(v, p).reasons}`);
+  assert.equal(cell('orig', 'fp32').items[0].psnr, 'inf'); // identical images: "inf" in JSON
+
+  // the independent reference: float64 decodes with their own fp16/bf16 rounding
+  const z = rawLatents(lat8).ref;
+  const dec = (file: string, p: RefPrecision) => referenceDecode(referenceWeightsOf(fx.weights(file)), fx.weights(file).config, z, p).output;
+  const ref = dec('tiny-fp16-overflow.safetensors', 'fp32');
+  const origFp16 = dec('tiny-fp16-overflow.safetensors', 'fp16');
+  const nanRef = origFp16.data.filter(Number.isNaN).length / origFp16.data.length;
+  assert.equal(cell('orig', 'fp16').nonFiniteFraction, nanRef);
+  assert.equal(cell('orig', 'fp16').items[0].nan, origFp16.data.filter(Number.isNaN).length);
+  const shape = ref.shape.slice(1);
+  for (const [file, label, p] of [['tiny-fp16-safe.safetensors', 'fix', 'fp16'], ['tiny-fp16-safe.safetensors', 'fix', 'bf16'], ['tiny-fp16-overflow.safetensors', 'orig', 'bf16']] as const) {
+    const d = dec(file, p);
+    const item = cell(label, p).items[0];
+    const want = psnr01(ref.data, d.data);
+    assert.ok(Math.abs(item.psnr - want) < 1, `${label}@${p}: PSNR ${item.psnr} vs reference ${want}`);
+    const wantSsim = ssim(display(ref.data), display(d.data), shape);
+    assert.ok(Math.abs(item.ssim - wantSsim) < 2e-3, `${label}@${p}: SSIM ${item.ssim} vs reference ${wantSsim}`);
+  }
+  // fp32 of the two VAEs: the same function, so far above any threshold
+  assert.ok(cell('fix', 'fp32').items[0].psnr > 90);
+
+  // files
+  for (const f of ['matrix.png', 'report.json', 'report.md', 'report.html']) assert.ok(existsSync(join(out, f)), f);
+  for (const c of j.cells) {
+    const it = c.items[0];
+    for (const k of ['decoded', 'pixelmatch', 'heatmap']) assert.ok(existsSync(join(out, it.files[k])), `${c.vae}@${c.precision} ${k}`);
+  }
+  assert.deepEqual(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).cells.length, 6);
+  const md = readFileSync(join(out, 'report.md'), 'utf8');
+  assert.match(md, /\| orig \| ✅ reference \| ✅ [\d.]+ dB \| ⚠️ NaN\/Inf 100\.00% \|/);
+  assert.ok(!readdirSync(out).some((f) => f.includes('.tmp-')));
+});
+
+test('compare: two latent files give a table each and mean ± std per cell; the terminal table has one FAILED line', () => {
+  const out = mkdtempSync(join(tmpdir(), 'vaecheck-compare-'));
+  const r = cli(['compare', '--vae', orig, '--vae', fix, '--latents', lat8, '--latents', fx.path('latents-2x12x20.npy'), '--precision', 'fp32,fp16', '--out', out]);
+  assert.equal(r.code, 1, r.stderr);
+  const lines = r.stdout.split('\n');
+  assert.equal(lines.filter((l) => l.startsWith('FAILED | orig@fp16 |')).length, 1);
+  assert.match(lines[1], /decoding in float32\s+decoding in float16/);
+  const j = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+  assert.deepEqual(j.latents.map((l: { id: string }) => l.id), ['latents-8x8', 'latents-2x12x20-0', 'latents-2x12x20-1']);
+  const c = j.cells.find((x: { vae: string; precision: string }) => x.vae === 'fix' && x.precision === 'fp16');
+  assert.equal(c.psnr.n, 3);
+  const ps = c.items.map((i: { psnr: number }) => i.psnr);
+  const mean = ps.reduce((a: number, b: number) => a + b, 0) / 3;
+  assert.ok(Math.abs(c.psnr.mean - mean) < 1e-9);
+  assert.ok(Math.abs(c.psnr.std - Math.sqrt(ps.reduce((a: number, b: number) => a + (b - mean) ** 2, 0) / 3)) < 1e-9);
+  assert.match(readFileSync(join(out, 'report.md'), 'utf8'), /## Mean ± std over latents/);
+});
+
+test('compare refuses to overwrite without --force and leaves nothing behind on bad input', () => {
+  const out = mkdtempSync(join(tmpdir(), 'vaecheck-compare-'));
+  writeFileSync(join(out, 'report.json'), 'mine');
+  const r = cli(['compare', '--vae', fix, '--latents', lat8, '--out', out]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /report\.json already exists; pass --force/);
+  assert.equal(readFileSync(join(out, 'report.json'), 'utf8'), 'mine');
+  const empty = mkdtempSync(join(tmpdir(), 'vaecheck-compare-'));
+  const bad = join(empty, 'bad.npy');
+  writeFileSync(bad, 'not npy');
+  const r2 = cli(['compare', '--vae', fix, '--latents', lat8, '--latents', bad, '--out', join(empty, 'out')]);
+  assert.equal(r2.code, 3);
+  assert.equal(existsSync(join(empty, 'out')), false);
+});
+
+test('compare --demo: the original fails in fp16 only, every other cell passes; HTML report screenshot shows the matrix', async (t) => {
+  const out = mkdtempSync(join(tmpdir(), 'vaecheck-demo-'));
+  const r = cli(['compare', '--demo', '--out', out]);
+  assert.equal(r.code, 1, r.stderr);
+  const j = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+  for (const c of j.cells) assert.equal(c.pass, !(c.vae === 'demo-sdxl-vae' && c.precision === 'fp16'), `${c.vae}@${c.precision}`);
+  assert.equal(j.cells.find((c: { vae: string; precision: string }) => c.vae === 'demo-sdxl-vae' && c.precision === 'fp16').nonFiniteFraction, 1);
+  const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find(existsSync);
+  if (!chromium) {
+    t.skip('no chromium here (Debian package chromium)');
+    return;
+  }
+  const shot = join(out, 'screenshot.png');
+  const s = spawnSync(chromium, ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${mkdtempSync(join(tmpdir(), 'chromium-'))}`, '--window-size=1100,700', `--screenshot=${shot}`, `file://${join(out, 'report.html')}`], { timeout: 60_000 });
+  assert.ok(existsSync(shot), `chromium made no screenshot: ${s.stderr}`);
+  const img = await readImage(shot);
+  // the matrix's pass cells (#eefaf0) and its failing cell (#fff4e5) are on screen
+  const [, , h, w] = img.shape;
+  const count = (rgb: number[]) => {
+    let n = 0;
+    for (let i = 0; i < h * w; i++) if (rgb.every((v, c) => Math.abs((img.data[c * h * w + i] + 1) * 127.5 - v) < 2)) n++;
+    return n;
+  };
+  assert.ok(count([0xee, 0xfa, 0xf0]) > 10_000, 'pass cells visible');
+  assert.ok(count([0xff, 0xf4, 0xe5]) > 2_000, 'failing cell visible');
+});
