@@ -76,3 +76,21 @@ for (const file of ['tiny-original-f16.safetensors', 'tiny-diffusers-f32.safeten
     await checkDecode(f, wide, (m) => t.diagnostic(m));
   });
 }
+
+test('token counts that 4 does not divide (attention computed in query chunks): 5x7 and 1x1 latents match the reference', async () => {
+  const f = fx.weights('tiny-diffusers-f32.safetensors');
+  const vae = loadVae(userPath(f));
+  const runner = await VaeRunner.create(vae, 'decoder', { precision: 'fp32' });
+  try {
+    for (const [h, w] of [[5, 7], [1, 1], [3, 3]]) {
+      const data = new Float32Array(4 * h * w).map((_, i) => Math.sin(i * 1.7) * 5);
+      const got = await runner.run({ shape: [1, 4, h, w], data });
+      const want = referenceDecode(referenceWeightsOf(f), f.config, { shape: [1, 4, h, w], data: Float64Array.from(data) }, 'fp32');
+      assert.deepEqual(got.output.shape, want.output.shape);
+      const err = maxAbsDiff(got.output.data, want.output.data);
+      assert.ok(err <= TOL, `${h}x${w}: max abs error ${err}`);
+    }
+  } finally {
+    await runner.release();
+  }
+});

@@ -75,11 +75,16 @@ export class GraphBuilder {
    * Adds a node; returns its first output's name. `name` is used for the node and, made unique, for
    * its output tensor.
    */
-  node(opType: string, name: string, inputs: string[], attrs: Record<string, Attr> = {}, outputCount = 1): string {
+  node(opType: string, name: string, inputs: string[], attrs: Record<string, Attr> = {}): string {
+    return this.multi(opType, name, inputs, attrs, 1)[0];
+  }
+
+  /** Adds a node with several outputs (`<name>:0`, `<name>:1`, …); returns their names. */
+  multi(opType: string, name: string, inputs: string[], attrs: Record<string, Attr>, outputCount: number): string[] {
     const nodeName = this.unique(name);
     const outputs = outputCount === 1 ? [nodeName] : Array.from({ length: outputCount }, (_, i) => this.unique(`${nodeName}:${i}`));
     this.nodes.push({ opType, name: nodeName, inputs, outputs, attrs });
-    return outputs[0];
+    return outputs;
   }
 
   /** Marks `tensor` as the output of the traced op `name`. */

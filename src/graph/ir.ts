@@ -60,4 +60,4 @@ export interface OnnxGraph {
   traced: TracePoint[];
 }
 
-export const OPSET = 17;
+export const OPSET = 18;

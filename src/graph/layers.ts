@@ -76,6 +76,8 @@ export function resnet(ctx: LayerContext, p: string, x: string): string {
   return add(ctx, `${p}.add`, shortcut, h);
 }
 
+const ATTENTION_CHUNKS = 4;
+
 /** x + to_out(softmax(q k^T / sqrt(C)) v), one head of width C over H*W tokens. */
 export function attention(ctx: LayerContext, p: string, x: string): string {
   const { b } = ctx;
@@ -89,10 +91,23 @@ export function attention(ctx: LayerContext, p: string, x: string): string {
   const qT = b.node('Transpose', `${p}/q_t`, [b.node('Reshape', `${p}/q_flat`, [q, flat])], perm);
   const qScaled = b.node('Mul', `${p}/q_scaled`, [qT, b.float32([1 / Math.sqrt(c)], [])]);
   const kFlat = b.node('Reshape', `${p}/k_flat`, [k, flat]);
-  const scores = b.node('MatMul', `${p}/scores`, [qScaled, kFlat]);
-  const probs = b.node('Softmax', `${p}/softmax`, [scores], { axis: int(-1) });
   const vT = b.node('Transpose', `${p}/v_t`, [b.node('Reshape', `${p}/v_flat`, [v, flat])], perm);
-  const core = b.trace(b.node('MatMul', `${p}.attn_core`, [probs, vT]), `${p}.attn_core`);
+  // the T x T score matrix is computed a quarter of the queries at a time: at 128x128 latents one
+  // full matrix is 1 GiB in float32, and softmax needs a second; chunks cut the peak by ~1.5 GiB
+  // chunk length ceil(T / 4), computed in the graph since T = H*W is dynamic; Slice clamps, so
+  // small T gives empty trailing chunks rather than an error
+  const tokens = b.node('Slice', `${p}/tokens`, [b.node('Shape', `${p}/q_shape`, [qScaled]), b.int64([1]), b.int64([2])]);
+  const chunk = b.node('Div', `${p}/chunk_len`, [b.node('Add', `${p}/tokens_up`, [tokens, b.int64([ATTENTION_CHUNKS - 1])]), b.int64([ATTENTION_CHUNKS])]);
+  const parts: string[] = [];
+  for (let i = 0; i < ATTENTION_CHUNKS; i++) {
+    const start = b.node('Mul', `${p}/chunk_start_${i}`, [chunk, b.int64([i])]);
+    const end = b.node('Mul', `${p}/chunk_end_${i}`, [chunk, b.int64([i + 1])]);
+    const q = b.node('Slice', `${p}/q_chunk_${i}`, [qScaled, start, end, b.int64([1])]);
+    const scores = b.node('MatMul', `${p}/scores_${i}`, [q, kFlat]);
+    const probs = b.node('Softmax', `${p}/softmax_${i}`, [scores], { axis: int(-1) });
+    parts.push(b.node('MatMul', `${p}/core_${i}`, [probs, vT]));
+  }
+  const core = b.trace(b.node('Concat', `${p}.attn_core`, parts, { axis: int(1) }), `${p}.attn_core`);
   const coreT = b.node('Transpose', `${p}/core_t`, [core], perm);
   const core4 = b.node('Reshape', `${p}/core_4d`, [coreT, b.node('Shape', `${p}/shape`, [x])]);
   const out = conv(ctx, `${p}.to_out.0`, core4, { linear: true });

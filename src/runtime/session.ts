@@ -70,6 +70,7 @@ export class Session {
         executionProviders: [device],
         graphOptimizationLevel: 'all',
         executionMode: 'sequential',
+        enableCpuMemArena: process.env.VAECHECK_ARENA !== '0',
         ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
       });
       return new Session(session, session.inputNames, session.outputNames);

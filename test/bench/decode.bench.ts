@@ -12,16 +12,18 @@
  *
  * Usage: node --import tsx test/bench/decode.bench.ts [options]
  *   --quick              skip the 128x128 decode           (env VAECHECK_BENCH_QUICK=1)
- *   --malloc MODE        hugetlb | default | both          (env VAECHECK_BENCH_MALLOC; default hugetlb)
+ *   --malloc MODE        default | hugetlb | both          (env VAECHECK_BENCH_MALLOC; default: default)
  *                        hugetlb starts children with GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (design.md §4);
- *                        both measures the ceiling and the fp32 decodes under each
+ *                        both measures the ceiling and the fp32 decodes under each. Measured here: hugetlb
+ *                        takes effect (GBs of AnonHugePages, ~200x fewer page faults) but did not make the
+ *                        decode faster, so children run with the plain allocator unless asked.
  *   --threads N          onnxruntime intra-op threads      (env VAECHECK_BENCH_THREADS; default: ORT's choice)
  *   --seed N             weight and latent seed            (default 1)
  *   --json FILE          also write the results as JSON
  * Exit code 0 whatever the targets say (it is a measurement, not a test); 1 when a child fails.
  */
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { GraphBuilder, ints } from '../../src/graph/builder.js';
@@ -114,6 +116,8 @@ function paramCount(vae: VaeWeights): number {
 
 interface ChildBase {
   maxRssBytes: number;
+  /** AnonHugePages of the child at the end (Linux), to see whether hugetlb took effect */
+  hugePageBytes: number | null;
   malloc: string;
 }
 interface CeilingResult extends ChildBase {
@@ -134,6 +138,8 @@ interface DecodeResult extends ChildBase {
   bestS: number;
   flops: number;
   gflops: number;
+  /** resident set right after the session was created (weights held by JS and by onnxruntime) */
+  rssAfterCreateBytes: number;
   outputStd: number;
   nonFinite: number;
 }
@@ -152,6 +158,15 @@ const now = () => performance.now() / 1000;
 const log = (msg: string) => process.stderr.write(`  [${process.pid}] ${msg}\n`);
 const rssBytes = () => process.resourceUsage().maxRSS * 1024;
 const mallocMode = () => (process.env.GLIBC_TUNABLES?.includes(HUGETLB) ? 'hugetlb' : 'default');
+function hugePageBytes(): number | null {
+  try {
+    const m = /AnonHugePages:\s+(\d+) kB/.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+const childBase = (): ChildBase => ({ maxRssBytes: rssBytes(), hugePageBytes: hugePageBytes(), malloc: mallocMode() });
 
 async function childCeiling(threads?: number): Promise<CeilingResult> {
   const c = 512;
@@ -177,10 +192,11 @@ async function childCeiling(threads?: number): Promise<CeilingResult> {
     await session.run({ x: input });
     runsS.push(now() - t);
   }
+  const base = childBase();
   await session.release();
   const flops = 2 * c * c * 9 * hw * hw;
   const bestS = Math.min(...runsS);
-  return { kind: 'ceiling', flops, createS, runsS, bestS, gflops: flops / bestS / 1e9, maxRssBytes: rssBytes(), malloc: mallocMode() };
+  return { kind: 'ceiling', flops, createS, runsS, bestS, gflops: flops / bestS / 1e9, ...base };
 }
 
 function latents(seed: number, size: number) {
@@ -217,6 +233,7 @@ async function childDecode(size: number, runs: number, seed: number, threads?: n
   t = now();
   const runner = await VaeRunner.create(vae, 'decoder', { precision: 'fp32', threads });
   const createS = now() - t;
+  const rssAfterCreateBytes = process.memoryUsage().rss;
   const input = latents(seed, size);
   const runsS: number[] = [];
   let stats = { std: NaN, nonFinite: 0 };
@@ -227,6 +244,7 @@ async function childDecode(size: number, runs: number, seed: number, threads?: n
     log(`fp32 ${size}x${size} run ${i + 1}/${runs}: ${runsS[i].toFixed(2)} s`);
     stats = outputStats(output.data);
   }
+  const base = childBase(); // before release, while the arena is still held
   await runner.release();
   const flops = decoderFlops(SDXL_DECODER_ARCH, 1, size, size);
   const bestS = Math.min(...runsS);
@@ -240,10 +258,10 @@ async function childDecode(size: number, runs: number, seed: number, threads?: n
     bestS,
     flops,
     gflops: flops / bestS / 1e9,
+    rssAfterCreateBytes,
     outputStd: stats.std,
     nonFinite: stats.nonFinite,
-    maxRssBytes: rssBytes(),
-    malloc: mallocMode(),
+    ...base,
   };
 }
 
@@ -278,9 +296,10 @@ async function childRatio(size: number, runs: number, seed: number, threads?: nu
       if (res.layers) maxAbsFp16 = Math.max(...res.layers.map((l) => l.maxAbs));
     }
   }
+  const base = childBase();
   for (const name of names) await runners[name].release();
   const bestS = Object.fromEntries(names.map((n) => [n, Math.min(...runsS[n])]));
-  return { kind: 'ratio', size, createS, runsS, bestS, nonFinite, maxAbsFp16, maxRssBytes: rssBytes(), malloc: mallocMode() };
+  return { kind: 'ratio', size, createS, runsS, bestS, nonFinite, maxAbsFp16, ...base };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -299,7 +318,7 @@ function parseArgs(argv: string[]): Options {
   const env = process.env;
   const opts: Options = {
     quick: env.VAECHECK_BENCH_QUICK === '1',
-    malloc: (env.VAECHECK_BENCH_MALLOC as Options['malloc']) ?? 'hugetlb',
+    malloc: (env.VAECHECK_BENCH_MALLOC as Options['malloc']) ?? 'default',
     threads: env.VAECHECK_BENCH_THREADS ? Number(env.VAECHECK_BENCH_THREADS) : undefined,
     seed: 1,
   };
@@ -394,7 +413,7 @@ async function main(): Promise<void> {
   lines.push(table(ceilRows));
   lines.push('');
   lines.push(`fp32 decode, batch 1 (64x64: best of 2; 128x128: 1 run). Targets: >= ${TARGETS.ceilingShare * 100}% of the ceiling; peak RSS < ${gb(TARGETS.rss128)} at 128x128`);
-  const decRows = [['latent', 'malloc', 'create s', 'run s', 'TFLOP', 'GFLOP/s', '% ceiling', 'target', 'peak RSS', 'RSS target', 'out std', 'non-finite']];
+  const decRows = [['latent', 'malloc', 'create s', 'runs s', 'best s', 'TFLOP', 'GFLOP/s', '% ceiling', 'target', 'RSS after create', 'peak RSS', 'RSS target', 'huge pages', 'out std', 'non-finite']];
   const ceilingOf = (m: string) => ceilings.find((c) => c.malloc === m)!;
   for (const d of decodes) {
     const share = d.gflops / ceilingOf(d.malloc).gflops;
@@ -403,13 +422,16 @@ async function main(): Promise<void> {
       `${d.size}x${d.size}`,
       d.malloc,
       d.createS.toFixed(2),
+      d.runsS.map((x) => x.toFixed(2)).join(' / '),
       d.bestS.toFixed(2),
       (d.flops / 1e12).toFixed(2),
       d.gflops.toFixed(0),
       `${(share * 100).toFixed(0)}%`,
       verdict(share >= TARGETS.ceilingShare),
+      gb(d.rssAfterCreateBytes),
       gb(d.maxRssBytes),
       rssCell,
+      d.hugePageBytes === null ? '?' : gb(d.hugePageBytes),
       d.outputStd.toFixed(3),
       String(d.nonFinite),
     ]);
@@ -436,6 +458,7 @@ async function main(): Promise<void> {
     ],
   ];
   lines.push(table(ratioRows));
+  lines.push(`peak RSS of this process (three sessions): ${gb(ratio.maxRssBytes)}`);
   if (ratio.maxAbsFp16 !== undefined) lines.push(`largest |x| over traced fp16 ops: ${ratio.maxAbsFp16.toPrecision(4)} (fp16 limit 65504)`);
   lines.push('');
   const loadAfter = loadavg()[0];

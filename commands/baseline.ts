@@ -1,0 +1,50 @@
+import { Flags } from '@oclif/core';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { PRECISIONS, type Precision } from '../src/dtype.js';
+import { UsageError } from '../src/errors.js';
+import { makeBaseline } from '../src/gate/baseline.js';
+import { OutputSet } from '../src/io/output-files.js';
+import { parseSize } from '../src/tensors/latents.js';
+import { loadVae } from '../src/weights/load.js';
+import { VaecheckCommand } from './_base.js';
+
+export default class Baseline extends VaecheckCommand {
+  static summary = 'Record reference decodes (lossless float32) and a manifest for vaecheck gate';
+  static description =
+    'Writes <out>/manifest.json (VAE sha256, every file\'s sha256, precisions, versions, metrics), <out>/latents/*.npy and <out>/decoded/<latent>@<precision>.npy. ' +
+    'Refuses to replace an existing baseline without --force; the files are written to temporaries and renamed at the end, manifest last.';
+  static examples = ['<%= config.bin %> baseline --vae vae/ --random --seed 1 --size 64x64 --batch 2 --out vae-baseline/'];
+  static flags = {
+    vae: Flags.string({ description: 'the reference VAE', required: true }),
+    out: Flags.string({ description: 'baseline folder', required: true }),
+    precision: Flags.string({ description: 'comma-separated precisions to record', default: 'fp32' }),
+    latents: Flags.string({ description: 'latent files (scaled); repeat for several', multiple: true }),
+    random: Flags.boolean({ description: 'seeded N(0,1) scaled latents' }),
+    seed: Flags.integer({ description: 'seed for --random', default: 0 }),
+    size: Flags.string({ description: 'latent size HxW for --random', default: '64x64' }),
+    batch: Flags.integer({ description: 'how many random latents', default: 1, min: 1 }),
+    unscaled: Flags.boolean({ description: 'latent files are raw encoder outputs' }),
+    force: Flags.boolean({ description: 'replace an existing baseline' }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Baseline);
+    const precisions = flags.precision.split(',').map((s) => s.trim()) as Precision[];
+    for (const p of precisions) if (!PRECISIONS.includes(p)) throw new UsageError(`--precision: ${JSON.stringify(p)} is not one of ${PRECISIONS.join(', ')}`);
+    if (flags.latents && flags.random) throw new UsageError('give either --latents or --random, not both');
+    if (!flags.force && existsSync(join(flags.out, 'manifest.json'))) throw new UsageError(`${flags.out} already holds a baseline; pass --force to replace it`);
+    const sources = flags.latents
+      ? flags.latents.map((file) => ({ file, unscaled: flags.unscaled }))
+      : [{ random: { seed: flags.seed, batch: flags.batch, ...parseSize(flags.size) } }];
+    const vae = loadVae(flags.vae);
+    const { files, manifest, warnings } = await makeBaseline(vae, sources, precisions, this.config.version);
+    for (const w of warnings) this.warnLine(w);
+    const out = new OutputSet(true);
+    // the manifest is renamed into place last: a baseline is only complete once it is there
+    const ordered = [...files.keys()].sort((a, b) => Number(a === 'manifest.json') - Number(b === 'manifest.json'));
+    for (const rel of ordered) out.add(join(flags.out, rel), files.get(rel)!);
+    out.commit();
+    this.log(`baseline of ${vae.label} (sha256 ${manifest.vae.sha256.slice(0, 12)}…): ${manifest.cases.length} decode(s) of ${manifest.latents.length} latent(s) at ${precisions.join(', ')} -> ${flags.out}`);
+  }
+}

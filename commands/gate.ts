@@ -1,0 +1,83 @@
+import { Flags } from '@oclif/core';
+import { appendFileSync } from 'node:fs';
+import { PRECISIONS, type Precision } from '../src/dtype.js';
+import { UsageError } from '../src/errors.js';
+import { readBaseline } from '../src/gate/baseline.js';
+import { GATE_DEFAULTS, type GateThresholds, readGateConfig } from '../src/gate/config.js';
+import { caseLine, runGate } from '../src/gate/gate.js';
+import { OutputSet } from '../src/io/output-files.js';
+import { gateAnnotations, gateSummaryMarkdown } from '../src/report/github.js';
+import { gateJunit } from '../src/report/junit.js';
+import { nonFiniteAsString } from '../src/report/compare-report.js';
+import { loadVae } from '../src/weights/load.js';
+import { VaecheckCommand, asDevice, deviceFlag } from './_base.js';
+
+export default class Gate extends VaecheckCommand {
+  static summary = 'Fail a CI build when a VAE\'s decode drifts from its baseline or turns non-finite';
+  static description =
+    'Decodes the baseline\'s latents with the candidate at --precision and compares each decode with the baseline\'s (at the same precision when recorded, else its first). ' +
+    `Defaults: --min-psnr ${GATE_DEFAULTS.minPsnr} dB, --min-ssim ${GATE_DEFAULTS.minSsim}, --max-nan ${GATE_DEFAULTS.maxNan}, --max-mismatch ${GATE_DEFAULTS.maxMismatch}%; ` +
+    'vaecheck.config.json (or package.json "vaecheck") in the working folder overrides them, flags override both. ' +
+    'Exit 0 pass, 1 drift or NaN, 2 usage, 3 bad input (including a baseline that does not match its manifest).';
+  static examples = [
+    '<%= config.bin %> gate --baseline vae-baseline/ --vae vae/ --precision fp16 --junit reports/vaecheck.xml',
+    '<%= config.bin %> gate --baseline vae-baseline/ --vae merged.safetensors --min-psnr 45 --json',
+  ];
+  static flags = {
+    baseline: Flags.string({ description: 'baseline folder made by vaecheck baseline', required: true }),
+    vae: Flags.string({ description: 'the candidate VAE', required: true }),
+    precision: Flags.string({ description: 'decode precision of the candidate (default fp32, or the config\'s)', options: [...PRECISIONS] }),
+    'min-psnr': Flags.string({ description: `fail below this PSNR in dB (default ${GATE_DEFAULTS.minPsnr})` }),
+    'min-ssim': Flags.string({ description: `fail below this SSIM (default ${GATE_DEFAULTS.minSsim})` }),
+    'max-nan': Flags.string({ description: 'largest allowed NaN/Inf fraction of a decode (default 0)' }),
+    'max-mismatch': Flags.string({ description: `largest allowed pixelmatch mismatch, e.g. 1% (default ${GATE_DEFAULTS.maxMismatch}%)` }),
+    junit: Flags.string({ description: 'write JUnit XML here' }),
+    json: Flags.boolean({ description: 'print the result as JSON' }),
+    force: Flags.boolean({ description: 'overwrite an existing --junit file' }),
+    device: deviceFlag,
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Gate);
+    const cfg = readGateConfig(process.cwd());
+    const num = (name: string, v: string | undefined) => {
+      if (v === undefined) return undefined;
+      const x = Number(v.replace(/%$/, ''));
+      if (!Number.isFinite(x)) throw new UsageError(`--${name} must be a number, got ${JSON.stringify(v)}`);
+      return x;
+    };
+    const pick = (k: keyof GateThresholds, flag: number | undefined) => flag ?? cfg?.[k] ?? GATE_DEFAULTS[k];
+    const thresholds: GateThresholds = {
+      minPsnr: pick('minPsnr', num('min-psnr', flags['min-psnr'])),
+      minSsim: pick('minSsim', num('min-ssim', flags['min-ssim'])),
+      maxNan: pick('maxNan', num('max-nan', flags['max-nan'])),
+      maxMismatch: pick('maxMismatch', num('max-mismatch', flags['max-mismatch'])),
+    };
+    const precision = (flags.precision ?? cfg?.precision ?? 'fp32') as Precision;
+    if (!PRECISIONS.includes(precision)) throw new UsageError(`precision ${JSON.stringify(precision)} (from ${cfg?.source}) is not one of ${PRECISIONS.join(', ')}`);
+    const out = new OutputSet(flags.force);
+    if (flags.junit) out.check(flags.junit);
+    const baseline = readBaseline(flags.baseline);
+    const candidate = loadVae(flags.vae);
+    const t0 = performance.now();
+    const result = await runGate(baseline, candidate, precision, thresholds, asDevice(flags.device));
+    const seconds = (performance.now() - t0) / 1000;
+    if (flags.junit) {
+      out.add(flags.junit, gateJunit(result, seconds));
+      out.commit();
+    }
+    if (process.env.GITHUB_ACTIONS === 'true') {
+      if (process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, gateSummaryMarkdown(result));
+      for (const line of gateAnnotations(result)) this.log(line);
+    }
+    if (flags.json) this.log(JSON.stringify({ schema: 'vaecheck.gate/1', ...result, seconds }, nonFiniteAsString, 2));
+    else {
+      for (const c of result.cases) {
+        this.log(caseLine(c));
+        if (!c.pass && c.note) this.log(`  note: ${c.note}`);
+      }
+      this.log(`${result.pass ? 'PASSED' : 'FAILED'} | vaecheck gate | ${result.cases.filter((c) => c.pass).length}/${result.cases.length} cases passed at ${precision}${cfg ? ` (thresholds from ${cfg.source} and flags)` : ''}`);
+    }
+    if (!result.pass) process.exitCode = 1;
+  }
+}

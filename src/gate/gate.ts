@@ -1,0 +1,77 @@
+/**
+ * The drift gate: decode the baseline's latents with a candidate VAE at a precision and compare each
+ * decode with the baseline's (compare's metrics: itemMetrics). One case per latent; each PASSES or
+ * FAILS with its reason and a note on what to do.
+ */
+import type { Precision } from '../dtype.js';
+import { type ItemMetrics, itemMetrics } from '../compare/cell-metrics.js';
+import type { Device } from '../runtime/session.js';
+import type { LoadedVae } from '../weights/load.js';
+import { VaeRunner } from '../vae-runner.js';
+import type { LoadedBaseline } from './baseline.js';
+import type { GateThresholds } from './config.js';
+
+export interface GateCase extends ItemMetrics {
+  /** `<latent>@<precision>` */
+  name: string;
+  latent: string;
+  /** the baseline decode it was compared with */
+  against: string;
+  pass: boolean;
+  reasons: string[];
+  note?: string;
+}
+
+export interface GateResult {
+  candidate: string;
+  precision: Precision;
+  thresholds: GateThresholds;
+  cases: GateCase[];
+  pass: boolean;
+}
+
+/**
+ * Each case compares with the baseline decode at the same precision when the baseline has one,
+ * otherwise with its first recorded precision (normally fp32).
+ */
+export async function runGate(baseline: LoadedBaseline, candidate: LoadedVae, precision: Precision, thresholds: GateThresholds, device?: Device): Promise<GateResult> {
+  const m = baseline.manifest;
+  const refPrecision = m.precisions.includes(precision) ? precision : m.precisions[0];
+  const runner = await VaeRunner.create(candidate, 'decoder', { precision, device });
+  const cases: GateCase[] = [];
+  try {
+    for (const l of m.latents) {
+      const raw = baseline.latents.get(l.id)!;
+      const out = (await runner.run(raw, `${baseline.dir}/${l.file}`)).output;
+      const against = `${l.id}@${refPrecision}`;
+      const ref = baseline.decoded.get(against)!;
+      const [, c, h, w] = ref.shape;
+      const metrics = itemMetrics({ data: ref.data, c, h, w }, { data: out.data, c: out.shape[1], h: out.shape[2], w: out.shape[3] });
+      const reasons: string[] = [];
+      let note: string | undefined;
+      if (metrics.nonFiniteFraction > thresholds.maxNan) {
+        reasons.push(`${metrics.nan} NaN and ${metrics.inf} Inf values (${(100 * metrics.nonFiniteFraction).toFixed(2)}% > ${100 * thresholds.maxNan}%)`);
+        note = `the candidate overflows at ${precision}: find the layer with vaecheck nan-scan --vae ${candidate.source} --precision ${precision}; decode it in ${precision === 'fp16' ? 'bf16 or fp32' : 'fp32'} or make it fp16-safe`;
+      } else {
+        if (!(metrics.psnr >= thresholds.minPsnr)) reasons.push(`psnr=${fmt(metrics.psnr)} < ${thresholds.minPsnr}`);
+        if (metrics.ssim < thresholds.minSsim) reasons.push(`ssim=${metrics.ssim.toFixed(4)} < ${thresholds.minSsim}`);
+        if (100 * metrics.mismatchedFraction > thresholds.maxMismatch) reasons.push(`mismatch=${(100 * metrics.mismatchedFraction).toFixed(2)}% > ${thresholds.maxMismatch}%`);
+        if (reasons.length) note = `the candidate's decode drifted from the baseline: look at the images with vaecheck compare; if the change is intended, record a new baseline with vaecheck baseline --force`;
+      }
+      cases.push({ name: `${l.id}@${precision}`, latent: l.id, against, ...metrics, pass: reasons.length === 0, reasons, note });
+    }
+  } finally {
+    await runner.release();
+  }
+  return { candidate: candidate.source, precision, thresholds, cases, pass: cases.every((c) => c.pass) };
+}
+
+export function fmt(x: number): string {
+  return x === Infinity ? 'inf' : Number.isNaN(x) ? 'nan' : x.toFixed(2);
+}
+
+/** The greppable line of a case: `PASSED | <case> | psnr=… ssim=… nan=0` or `FAILED | <case> | <reason>`. */
+export function caseLine(c: GateCase): string {
+  if (c.pass) return `PASSED | ${c.name} | psnr=${fmt(c.psnr)} ssim=${Number.isNaN(c.ssim) ? 'nan' : c.ssim.toFixed(4)} nan=${c.nan + c.inf} mismatch=${(100 * c.mismatchedFraction).toFixed(2)}%`;
+  return `FAILED | ${c.name} | ${c.reasons.join('; ')}`;
+}

@@ -1,0 +1,23 @@
+/** GitHub Actions output: a Markdown job summary (for $GITHUB_STEP_SUMMARY) and ::error annotations. */
+import type { GateResult } from '../gate/gate.js';
+import { fmt } from '../gate/gate.js';
+
+export function gateSummaryMarkdown(r: GateResult): string {
+  const lines = [
+    `### vaecheck gate: ${r.pass ? '✅ passed' : '⚠️ failed'}`,
+    '',
+    `Candidate \`${r.candidate}\` decoded at **${r.precision}** against the baseline; thresholds PSNR ≥ ${r.thresholds.minPsnr} dB, SSIM ≥ ${r.thresholds.minSsim}, NaN ≤ ${100 * r.thresholds.maxNan}%, mismatch ≤ ${r.thresholds.maxMismatch}%.`,
+    '',
+    '| case | verdict | PSNR (dB) | SSIM | NaN/Inf | mismatched px |',
+    '|---|---|---|---|---|---|',
+    ...r.cases.map((c) => `| ${c.name} | ${c.pass ? '✅' : `⚠️ ${c.reasons.join('; ')}`} | ${fmt(c.psnr)} | ${Number.isNaN(c.ssim) ? 'n/a' : c.ssim.toFixed(4)} | ${c.nan + c.inf} | ${(100 * c.mismatchedFraction).toFixed(2)}% |`),
+    '',
+  ];
+  return lines.join('\n');
+}
+
+/** `::error title=…::message` lines (GitHub's workflow-command escaping for %, CR, LF). */
+export function gateAnnotations(r: GateResult): string[] {
+  const enc = (s: string) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+  return r.cases.filter((c) => !c.pass).map((c) => `::error title=${enc(`vaecheck gate ${c.name}`).replace(/[:,]/g, (m) => (m === ':' ? '%3A' : '%2C'))}::${enc(`${c.reasons.join('; ')}. ${c.note ?? ''}`)}`);
+}
