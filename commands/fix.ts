@@ -1,0 +1,117 @@
+import { Flags } from '@oclif/core';
+import { existsSync, statSync } from 'node:fs';
+import { UsageError } from '../src/errors.js';
+import { resolveLatents } from '../src/decode.js';
+import { readImageBatch } from '../src/encode.js';
+import { measure, verify } from '../src/fix/fix.js';
+import { type FixPlan, type Part, planFix } from '../src/fix/plan.js';
+import { fixedVaeFiles, joinOut, scaledTensors } from '../src/fix/write.js';
+import { OutputSet } from '../src/io/output-files.js';
+import type { FloatTensor } from '../src/runtime/session.js';
+import { parseSize } from '../src/tensors/latents.js';
+import { VaeRunner } from '../src/vae-runner.js';
+import { loadVae, type LoadedVae } from '../src/weights/load.js';
+import { VaecheckCommand } from './_base.js';
+
+export default class Fix extends VaecheckCommand {
+  static summary = 'Make an SDXL-architecture VAE fp16-safe without retraining, its fp32 output unchanged';
+  static description =
+    'Multiplies each stage of the residual stream (and each resnet\'s conv1 output) by a power of two so that every rescalable activation stays at or below 65504 / --headroom on the calibration latents; ' +
+    'GroupNorm removes the scale, so the fp32 output is unchanged. Writes the result in the input\'s naming, storage dtype and layout (a diffusers folder gets force_upcast false), then verifies on held-out latents. ' +
+    'Exit 1 when an overflow sits where rescaling cannot reach or the fixed VAE is still not finite in fp16.';
+  static examples = [
+    '<%= config.bin %> fix --vae sdxl_vae.safetensors --out sdxl_vae_fp16_fixed.safetensors',
+    '<%= config.bin %> fix --vae ./sdxl-vae --out ./sdxl-vae-fixed --latents calib1.npy --latents calib2.npy --headroom 8',
+  ];
+  static flags = {
+    vae: Flags.string({ description: 'the VAE to fix (.safetensors or diffusers folder)', required: true }),
+    out: Flags.string({ description: 'output: a .safetensors file, or a folder for a diffusers-folder input', required: true }),
+    part: Flags.string({ description: 'which part to fix (default: every part the file holds)', options: ['decoder', 'encoder', 'both'] }),
+    headroom: Flags.string({ description: 'keep activations at or below 65504 / headroom', default: '4' }),
+    latents: Flags.string({ description: 'calibration latents (scaled); repeat for several', multiple: true }),
+    image: Flags.string({ description: 'encoder calibration images (default: fp32 decodes of the calibration latents)', multiple: true }),
+    seed: Flags.integer({ description: 'seed of the random calibration latents (held-out latents use seed + 1000)', default: 0 }),
+    size: Flags.string({ description: 'latent size HxW of random calibration and held-out latents', default: '32x32' }),
+    count: Flags.integer({ description: 'how many random calibration latents', default: 2, min: 1 }),
+    force: Flags.boolean({ description: 'overwrite existing output' }),
+  };
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Fix);
+    const headroom = Number(flags.headroom);
+    if (!(headroom >= 1)) throw new UsageError(`--headroom must be a number >= 1, got ${JSON.stringify(flags.headroom)}`);
+    const vae = loadVae(flags.vae);
+    const parts: Part[] = flags.part === 'both' || !flags.part ? (['decoder', 'encoder'] as Part[]).filter((p) => (p === 'decoder' ? vae.arch.hasDecoder : vae.arch.hasEncoder)) : [flags.part as Part];
+    for (const p of parts) if (p === 'encoder' ? !vae.arch.hasEncoder : !vae.arch.hasDecoder) throw new UsageError(`${vae.weightsFile} has no ${p}`);
+    const size = parseSize(flags.size);
+    const latentsOf = (seed: number) => (flags.latents && seed === flags.seed
+      ? flags.latents.flatMap((file) => split(resolveLatents(vae, { file }).raw))
+      : split(resolveLatents(vae, { random: { seed, batch: flags.count, ...size } }).raw));
+    const calib = latentsOf(flags.seed);
+    const heldOut = latentsOf(flags.seed + 1000);
+    const images = async (lat: FloatTensor[], files?: string[]) => (files ? split(await readImageBatch(files)) : decodeImages(vae, lat));
+
+    const outputs = new OutputSet(flags.force);
+    const stats = new Map<Part, Awaited<ReturnType<typeof measure>>>();
+    for (const p of parts) stats.set(p, await measure(vae, p, p === 'decoder' ? calib : await images(calib, flags.image)));
+    const plans: FixPlan[] = parts.map((p) => planFix(vae.arch, p, stats.get(p)!, headroom));
+    const changed = scaledTensors(vae, plans.flatMap((p) => p.layers));
+    const note = `vaecheck fix, headroom ${headroom}: ${plans.map((p) => `${p.part} stage scales ${p.stages.map((s) => s.scale).join(',')}`).join('; ')}`;
+    const files = fixedVaeFiles(vae, changed, note);
+    const folderOut = files.has('config.json');
+    if (folderOut && existsSync(flags.out) && !statSync(flags.out).isDirectory()) throw new UsageError(`--out ${flags.out} must be a folder for a diffusers-folder input`);
+    if (!folderOut && !flags.out.toLowerCase().endsWith('.safetensors')) throw new UsageError(`--out must end in .safetensors for a file input, got ${JSON.stringify(flags.out)}`);
+    for (const [rel, bytes] of files) outputs.add(joinOut(flags.out, rel), bytes);
+    outputs.commit();
+
+    let ok = true;
+    for (const p of plans) {
+      this.log(`${p.part}: ${p.stages.length} stream stages, target max |x| <= ${p.target.toFixed(0)} (65504 / ${headroom})`);
+      for (const s of p.stages) if (s.scale !== 1) this.log(`  stage from ${s.opens}: max |x| ${s.maxAbs.toPrecision(5)} -> x${fmtScale(s.scale)} = ${(s.maxAbs * s.scale).toPrecision(5)}`);
+      for (const [name, c] of p.conv1) if (c.scale !== 1) this.log(`  ${name}: max |x| ${c.maxAbs.toPrecision(5)} -> x${fmtScale(c.scale)}`);
+      if (p.layers.length === 0) this.log('  nothing to rescale: already within the target');
+      for (const op of p.unreachable) {
+        const m = stats.get(p.part)!.get(op)!.maxAbs;
+        const line = `  ${m > 65504 ? 'FAILED' : 'warning'} | ${op} reaches max |x| ${m.toPrecision(5)}, where rescaling cannot reach (after a GroupNorm's affine, a SiLU, inside attention, or the output)`;
+        this.log(line);
+        if (m > 65504) ok = false;
+      }
+    }
+    const fixed = loadVae(flags.out);
+    this.log(`verification on ${heldOut.length} held-out latent(s) (seed ${flags.seed + 1000}), not the calibration ones:`);
+    for (const p of parts) {
+      const v = await verify(vae, fixed, p, p === 'decoder' ? heldOut : await images(heldOut, undefined));
+      const good = v.fp16NonFinite === 0;
+      if (!good) ok = false;
+      this.log(`  ${p}: fp32 max abs difference to the original ${v.fp32MaxAbsDiff.toExponential(2)} (expected <= 1e-5)`);
+      this.log(`  ${p}: fp16 ${good ? 'finite' : `${v.fp16NonFinite} NaN/Inf, first at ${v.firstNonFinite}`}; PSNR against the original's fp32 ${v.fp16Psnr === Infinity ? 'inf' : v.fp16Psnr.toFixed(2)} dB (original in fp16: ${v.originalFp16NonFinite} NaN/Inf)`);
+      this.log(`  ${p}: smallest headroom x${v.tightest.headroom === Infinity ? 'inf' : v.tightest.headroom.toFixed(1)} at ${v.tightest.name} (max |x| ${v.tightest.maxAbs.toPrecision(5)})`);
+    }
+    this.log(`${ok ? 'PASSED' : 'FAILED'} | vaecheck fix | wrote ${flags.out}${ok ? '' : ' (partly fixed: see above)'}`);
+    if (!ok) process.exitCode = 1;
+  }
+}
+
+function split(t: FloatTensor): FloatTensor[] {
+  const [n, c, h, w] = t.shape;
+  return Array.from({ length: n }, (_, i) => ({ shape: [1, c, h, w], data: t.data.slice(i * c * h * w, (i + 1) * c * h * w) }));
+}
+
+async function decodeImages(vae: LoadedVae, latents: FloatTensor[]): Promise<FloatTensor[]> {
+  const r = await VaeRunner.create(vae, 'decoder', { precision: 'fp32' });
+  try {
+    const out: FloatTensor[] = [];
+    for (const z of latents) {
+      const img = (await r.run(z)).output;
+      out.push({ shape: img.shape, data: img.data.map((x) => (Number.isNaN(x) ? 0 : Math.max(-1, Math.min(1, x)))) });
+    }
+    return out;
+  } finally {
+    await r.release();
+  }
+}
+
+function fmtScale(s: number): string {
+  const e = Math.log2(s);
+  return Number.isInteger(e) ? `2^${e}` : String(s);
+}
