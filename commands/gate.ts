@@ -29,7 +29,7 @@ export default class Gate extends VaecheckCommand {
     precision: Flags.string({ description: 'decode precision of the candidate (default fp32, or the config\'s)', options: [...PRECISIONS] }),
     'min-psnr': Flags.string({ description: `fail below this PSNR in dB (default ${GATE_DEFAULTS.minPsnr})` }),
     'min-ssim': Flags.string({ description: `fail below this SSIM (default ${GATE_DEFAULTS.minSsim})` }),
-    'max-nan': Flags.string({ description: 'largest allowed NaN/Inf fraction of a decode (default 0)' }),
+    'max-nan': Flags.string({ description: 'largest allowed NaN/Inf fraction of a decode, e.g. 0.001 or 0.1% (default 0)' }),
     'max-mismatch': Flags.string({ description: `largest allowed pixelmatch mismatch, e.g. 1% (default ${GATE_DEFAULTS.maxMismatch}%)` }),
     junit: Flags.string({ description: 'write JUnit XML here' }),
     json: Flags.boolean({ description: 'print the result as JSON' }),
@@ -40,11 +40,13 @@ export default class Gate extends VaecheckCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Gate);
     const cfg = readGateConfig(process.cwd());
+    // --max-mismatch is in percent ("1" and "1%" alike); --max-nan is a fraction, so "0.1%" means 0.001
     const num = (name: string, v: string | undefined) => {
       if (v === undefined) return undefined;
-      const x = Number(v.replace(/%$/, ''));
-      if (!Number.isFinite(x)) throw new UsageError(`--${name} must be a number, got ${JSON.stringify(v)}`);
-      return x;
+      const pct = v.trim().endsWith('%');
+      const x = Number(v.trim().replace(/%$/, ''));
+      if (v.trim() === '' || !Number.isFinite(x)) throw new UsageError(`--${name} must be a number, got ${JSON.stringify(v)}`);
+      return pct && name === 'max-nan' ? x / 100 : x;
     };
     const pick = (k: keyof GateThresholds, flag: number | undefined) => flag ?? cfg?.[k] ?? GATE_DEFAULTS[k];
     const thresholds: GateThresholds = {
@@ -56,7 +58,8 @@ export default class Gate extends VaecheckCommand {
     const precision = (flags.precision ?? cfg?.precision ?? 'fp32') as Precision;
     if (!PRECISIONS.includes(precision)) throw new UsageError(`precision ${JSON.stringify(precision)} (from ${cfg?.source}) is not one of ${PRECISIONS.join(', ')}`);
     const out = new OutputSet(flags.force);
-    if (flags.junit) out.check(flags.junit);
+    // the report's folder is created when missing (reports/ in a fresh CI checkout)
+    if (flags.junit) out.check(flags.junit, true);
     const baseline = readBaseline(flags.baseline);
     const candidate = loadVae(flags.vae);
     const t0 = performance.now();
@@ -68,7 +71,11 @@ export default class Gate extends VaecheckCommand {
     }
     if (process.env.GITHUB_ACTIONS === 'true') {
       if (process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, gateSummaryMarkdown(result));
-      for (const line of gateAnnotations(result)) this.log(line);
+      // the runner reads workflow commands from stdout and stderr; with --json, stdout stays pure JSON
+      for (const line of gateAnnotations(result)) {
+        if (flags.json) process.stderr.write(`${line}\n`);
+        else this.log(line);
+      }
     }
     if (flags.json) this.log(JSON.stringify({ schema: 'vaecheck.gate/1', ...result, seconds }, nonFiniteAsString, 2));
     else {

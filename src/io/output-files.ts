@@ -16,6 +16,17 @@ export function removePendingTemporaries(): void {
   pending.clear();
 }
 
+/**
+ * Test hook, for the tests that kill a process mid-write (test/commands/gate.test.ts): when the
+ * environment variable VAECHECK_TEST_PAUSE_BEFORE_COMMIT_MS is set to a positive number, commit()
+ * blocks that many milliseconds after every temporary file is written and before the first rename.
+ * Unset (always, outside those tests) it costs one environment lookup.
+ */
+function pauseForTests(): void {
+  const ms = Number(process.env.VAECHECK_TEST_PAUSE_BEFORE_COMMIT_MS);
+  if (ms > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
 export class OutputSet {
   private readonly staged: { tmp: string; target: string }[] = [];
 
@@ -54,6 +65,7 @@ export class OutputSet {
 
   /** Renames every staged file into place. */
   commit(): string[] {
+    if (this.staged.length) pauseForTests();
     const done: string[] = [];
     for (const { tmp, target } of this.staged) {
       renameSync(tmp, target);

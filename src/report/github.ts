@@ -4,6 +4,8 @@ import { fmt } from '../gate/gate.js';
 
 export function gateSummaryMarkdown(r: GateResult): string {
   const lines = [
+    // a blank line first: the summary may already hold other output (another gate run in the same step)
+    '',
     `### vaecheck gate: ${r.pass ? '✅ passed' : '⚠️ failed'}`,
     '',
     `Candidate \`${r.candidate}\` decoded at **${r.precision}** against the baseline; thresholds PSNR ≥ ${r.thresholds.minPsnr} dB, SSIM ≥ ${r.thresholds.minSsim}, NaN ≤ ${100 * r.thresholds.maxNan}%, mismatch ≤ ${r.thresholds.maxMismatch}%.`,

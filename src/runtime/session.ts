@@ -70,7 +70,9 @@ export class Session {
         executionProviders: [device],
         graphOptimizationLevel: 'all',
         executionMode: 'sequential',
-        enableCpuMemArena: process.env.VAECHECK_ARENA !== '0',
+        // without onnxruntime's CPU arena, freed activations go back to malloc: peak RSS of a 128x128
+        // SDXL decode 3.87 GB instead of 5.09 GB, run time unchanged after the first run (bench)
+        enableCpuMemArena: false,
         ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
       });
       return new Session(session, session.inputNames, session.outputNames);
