@@ -41,6 +41,23 @@ export default class Info extends VaecheckCommand {
       this.log(JSON.stringify(info, null, 2));
       return;
     }
+    if (vae.onnx) {
+      const o = { ...info, format: 'onnx', part: vae.onnx.part, input: vae.onnx.inputName, tracedOps: vae.onnx.graph.traced.length };
+      if (flags.json) this.log(JSON.stringify(o, null, 2));
+      else {
+        const rows: [string, string][] = [
+          ['weights', info.weightsFile],
+          ['format', `ONNX ${vae.onnx.part} (opset ${vae.onnx.graph.opset}), input ${vae.onnx.inputName}`],
+          ['parameters', info.parameters.toLocaleString('en-US')],
+          ['latent channels', String(a.latentChannels)],
+          ['traced ops', `${o.tracedOps} (named by the graph's node names)`],
+          ['scaling factor', `${a.scalingFactor}${a.scalingFactorSource === 'default' ? ' (SDXL default; no config)' : ''}`],
+          ['sha256', info.sha256],
+        ];
+        for (const [k, v] of rows) this.log(`${k.padEnd(17)} ${v}`);
+      }
+      return;
+    }
     const rows: [string, string][] = [
       ['weights', info.weightsFile],
       ['config', info.configFile ?? '(none: architecture inferred from shapes)'],

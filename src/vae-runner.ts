@@ -10,6 +10,7 @@ import { DECODER_INPUT, ENCODER_INPUT, type VaeWeights, buildDecoderGraph, build
 import { applyPrecision } from './precision/precision-pass.js';
 import { type LayerStats, STATS_OUTPUT, instrument, readStats } from './precision/instrument.js';
 import { type Device, type FloatTensor, Session } from './runtime/session.js';
+import type { OnnxVae } from './onnx/import.js';
 
 export type Part = 'decoder' | 'encoder';
 
@@ -31,8 +32,11 @@ export interface RunResult {
 }
 
 /** Builds the graph of a part at a precision, with instrumentation when asked. */
-export function prepareGraph(vae: VaeWeights, part: Part, opts: RunnerOptions = {}): OnnxGraph {
-  const base = part === 'decoder' ? buildDecoderGraph(vae) : buildEncoderGraph(vae);
+export function prepareGraph(vae: VaeWeights & { onnx?: OnnxVae; weightsFile?: string }, part: Part, opts: RunnerOptions = {}): OnnxGraph {
+  if (vae.onnx && vae.onnx.part !== part) {
+    throw new BadInputError(vae.weightsFile ?? 'model.onnx', `is a VAE ${vae.onnx.part} exported to ONNX; this needs the ${part}`);
+  }
+  const base = vae.onnx ? vae.onnx.graph : part === 'decoder' ? buildDecoderGraph(vae) : buildEncoderGraph(vae);
   const graph = applyPrecision(base, opts.precision ?? 'fp32');
   return opts.instrument ? instrument(graph) : graph;
 }
@@ -46,14 +50,16 @@ export class VaeRunner {
     private readonly spatialFactor: number,
     private readonly inputChannels: number,
     private readonly instrumented: boolean,
+    private readonly onnx?: OnnxVae,
   ) {}
 
-  static async create(vae: VaeWeights, part: Part, opts: RunnerOptions = {}): Promise<VaeRunner> {
+  static async create(vae: VaeWeights & { onnx?: OnnxVae; weightsFile?: string }, part: Part, opts: RunnerOptions = {}): Promise<VaeRunner> {
     const graph = prepareGraph(vae, part, opts);
     const session = await Session.create(graph, { device: opts.device, threads: opts.threads });
-    const factor = 2 ** (vae.arch.blockOutChannels.length - 1);
+    // an ONNX export without a config.json does not say its depth: SDXL's factor 8
+    const levels = vae.arch.blockOutChannels.length || 4;
     const channels = part === 'decoder' ? vae.arch.latentChannels : vae.arch.inChannels;
-    return new VaeRunner(part, opts.precision ?? 'fp32', graph, session, factor, channels, !!opts.instrument);
+    return new VaeRunner(part, opts.precision ?? 'fp32', graph, session, 2 ** (levels - 1), channels, !!opts.instrument, vae.onnx);
   }
 
   /** Runs on a decoder input (raw latents) or encoder input (image in [-1, 1]); NCHW float32. */
@@ -66,13 +72,25 @@ export class VaeRunner {
       throw new BadInputError(origin, `image size ${h}x${w} is not a multiple of ${this.spatialFactor}; resize it (--size)`);
     }
     void n;
-    const inputName = this.part === 'decoder' ? DECODER_INPUT : ENCODER_INPUT;
+    const inputName = this.onnx ? this.onnx.inputName : this.part === 'decoder' ? DECODER_INPUT : ENCODER_INPUT;
     const out = await this.session.run({ [inputName]: input });
     const main = out[this.graph.outputs[0].name];
     const result: RunResult = { output: { shape: main.shape, data: main.data as Float32Array } };
-    if (this.part === 'encoder') {
+    if (this.part === 'encoder' && !this.onnx) {
       const lv = out[this.graph.outputs[1].name];
       result.logvar = { shape: lv.shape, data: lv.data as Float32Array };
+    } else if (this.part === 'encoder' && this.onnx?.encoderMoments) {
+      // exported encoders that return quant_conv's moments: mean is the first half of the channels
+      const [b, c2, h, w] = main.shape;
+      const c = c2 / 2;
+      const mean = new Float32Array(b * c * h * w);
+      const logvar = new Float32Array(b * c * h * w);
+      for (let i = 0; i < b; i++) {
+        mean.set(main.data.subarray((i * c2) * h * w, (i * c2 + c) * h * w), i * c * h * w);
+        logvar.set(main.data.subarray((i * c2 + c) * h * w, (i + 1) * c2 * h * w), i * c * h * w);
+      }
+      result.output = { shape: [b, c, h, w], data: mean };
+      result.logvar = { shape: [b, c, h, w], data: logvar };
     }
     if (this.instrumented) result.layers = readStats(this.graph, out[STATS_OUTPUT].data);
     return result;

@@ -8,7 +8,8 @@ import { basename, dirname, extname, join } from 'node:path';
 import { BadInputError } from '../errors.js';
 import { SafetensorsFile } from './safetensors.js';
 import { type Naming, countUpLevels, detectNaming, findPrefix, toInternalKey } from './keymap.js';
-import { type DiffusersVaeConfig, type VaeArchitecture, expectedShapes, resolveArchitecture } from './architecture.js';
+import { type DiffusersVaeConfig, SDXL_SCALING_FACTOR, type VaeArchitecture, expectedShapes, resolveArchitecture } from './architecture.js';
+import { type OnnxVae, loadOnnxVae } from '../onnx/import.js';
 
 export interface Tensor32 {
   shape: number[];
@@ -34,6 +35,8 @@ export interface LoadedVae {
   /** internal key -> the key as named in the file (for messages and for writing back) */
   fileKeys: Map<string, string>;
   paramCount: number;
+  /** set for a VAE part exported to ONNX: its graph replaces the one vaecheck would build */
+  onnx?: OnnxVae;
 }
 
 export interface LoadOptions {
@@ -100,6 +103,14 @@ function readConfig(file: string): DiffusersVaeConfig {
  *   (the first few named), wrong shapes (key, expected, found), non-float dtypes.
  */
 export function loadVae(path: string, opts: LoadOptions = {}): LoadedVae {
+  // an .onnx file, or a folder holding model.onnx and no safetensors weights (diffusers' vae_decoder/)
+  const isDir = existsSync(path) && statSync(path).isDirectory();
+  const onnxFile = path.toLowerCase().endsWith('.onnx')
+    ? path
+    : isDir && existsSync(join(path, 'model.onnx')) && !readdirSync(path).some((n) => n.endsWith('.safetensors'))
+      ? join(path, 'model.onnx')
+      : undefined;
+  if (onnxFile) return loadOnnx(path, onnxFile);
   const { weightsFile, configFile } = resolveVaePath(path, opts);
   const config = configFile ? readConfig(configFile) : undefined;
   const st = SafetensorsFile.open(weightsFile);
@@ -161,4 +172,26 @@ export function loadVae(path: string, opts: LoadOptions = {}): LoadedVae {
     fileKeys,
     paramCount,
   };
+}
+
+/** A VAE decoder or encoder exported to ONNX (its architecture is what its graph says). */
+function loadOnnx(source: string, file: string): LoadedVae {
+  const onnx = loadOnnxVae(file);
+  const arch: VaeArchitecture = {
+    blockOutChannels: onnx.config?.block_out_channels ?? [],
+    layersPerBlock: 0,
+    groups: 0,
+    eps: 1e-6,
+    latentChannels: onnx.latentChannels,
+    inChannels: 3,
+    outChannels: 3,
+    midAttention: false,
+    scalingFactor: onnx.config?.scaling_factor ?? SDXL_SCALING_FACTOR,
+    scalingFactorSource: onnx.config?.scaling_factor !== undefined ? 'config' : 'default',
+    hasEncoder: onnx.part === 'encoder',
+    hasDecoder: onnx.part === 'decoder',
+  };
+  const paramCount = onnx.graph.initializers.reduce((a, t) => a + t.dims.reduce((x, d) => x * d, 1), 0);
+  const label = basename(source.replace(/[/\\]+$/, '')).replace(/\.onnx$/i, '');
+  return { source, label: label === 'model' ? basename(dirname(file)) : label, weightsFile: file, naming: 'diffusers', prefix: '', storageDtype: 'onnx', arch, weights: new Map(), fileKeys: new Map(), paramCount, onnx };
 }
