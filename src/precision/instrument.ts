@@ -11,7 +11,7 @@
  * NaN without an Inf ever being stored). NaN cannot appear in this architecture without such an
  * op upstream, or in the graph input, which is traced as well.
  */
-import { ONNX_BOOL, ONNX_DOUBLE, ONNX_FLOAT } from '../dtype.js';
+import { ONNX_BOOL, ONNX_DOUBLE, ONNX_FLOAT, ONNX_INT64 } from '../dtype.js';
 import { int } from '../graph/builder.js';
 import type { Initializer, OnnxGraph, OnnxNode } from '../graph/ir.js';
 
@@ -37,6 +37,8 @@ export function instrument(graph: OnnxGraph): OnnxGraph {
   const falseFlag = constant('stats/false', ONNX_BOOL, [], new Uint8Array([0]));
   const limit = constant('stats/limit', ONNX_FLOAT, [], Float32Array.of(BLOW_UP));
   const zeros2 = constant('stats/zeros2', ONNX_DOUBLE, [2], new Uint8Array(new Float64Array(2).buffer));
+  const minusOne = constant('stats/minus_one', ONNX_DOUBLE, [], new Uint8Array(Float64Array.of(-1).buffer));
+  const oneI64 = constant('stats/one_i64', ONNX_INT64, [1], new Uint8Array(BigInt64Array.of(1n).buffer));
   const node = (opType: string, name: string, inputs: string[], attrs: OnnxNode['attrs'] = {}): string => {
     nodes.push({ opType, name, inputs, outputs: [name], attrs });
     return name;
@@ -56,7 +58,16 @@ export function instrument(graph: OnnxGraph): OnnxGraph {
     const cheap = cheapBranch(m, p);
     nodes.push({ opType: 'If', name: `${p}/if`, inputs: [flag], outputs: [`${p}/stats`], attrs: { then_branch: { kind: 'graph', value: exact }, else_branch: { kind: 'graph', value: cheap } } });
     statOutputs[i] = `${p}/stats`;
+    // onnxruntime orders nodes itself and would run every stats node after the whole decode, keeping
+    // all traced tensors alive (6.6 GB extra at 64x64). Later ops therefore read the tensor through a
+    // Reshape whose shape depends on the stats (shape x 1, never folded away): the stats run first and
+    // the tensor can be freed. Reshape does not copy.
+    const neverNegative = node('Cast', `${p}/dep_bool`, [node('Less', `${p}/dep_less`, [`${p}/stats`, minusOne])], { to: int(ONNX_INT64) });
+    const one = node('Add', `${p}/dep_one`, [node('ReduceMax', `${p}/dep_zero`, [neverNegative], { keepdims: int(1) }), oneI64]);
+    const shape = node('Mul', `${p}/dep_shape`, [node('Shape', `${p}/shape`, [tensor]), one]);
+    after.set(tensor, node('Reshape', `${p}/after`, [tensor, shape]));
   };
+  const after = new Map<string, string>();
 
   const exactBranch = (t: string, p: string): OnnxGraph => {
     const sub: OnnxNode[] = [];
@@ -115,7 +126,7 @@ export function instrument(graph: OnnxGraph): OnnxGraph {
   // stats nodes go right after each traced tensor's producer so the tensor need not live longer
   for (const v of graph.inputs) if (tracedTensors.has(v.name)) addStats(v.name, tracedTensors.get(v.name)!);
   for (const n of graph.nodes) {
-    nodes.push(n);
+    nodes.push({ ...n, inputs: n.inputs.map((i) => after.get(i) ?? i) });
     for (const o of n.outputs) if (tracedTensors.has(o)) addStats(o, tracedTensors.get(o)!);
   }
   const missing = graph.traced.filter((_, i) => statOutputs[i] === undefined);
