@@ -28,6 +28,16 @@ export function scaledTensors(vae: LoadedVae, layers: readonly LayerScale[]): Ma
   return out;
 }
 
+/** True when the fixed VAE is written as a diffusers folder (config.json beside diffusion_pytorch_model*.safetensors). */
+export function writesFolder(vae: LoadedVae): boolean {
+  return vae.configFile !== undefined && basename(vae.weightsFile).startsWith('diffusion_pytorch_model');
+}
+
+/** The paths fixedVaeFiles() will return, known before anything is measured (to refuse a bad --out early). */
+export function fixedVaeLayout(vae: LoadedVae): string[] {
+  return writesFolder(vae) ? ['config.json', basename(vae.weightsFile)] : [''];
+}
+
 /**
  * The files of the fixed VAE, relative to the output path: for a diffusers folder input,
  * `config.json` and the weights file name; for a file input, '' (the output path itself).
@@ -44,8 +54,8 @@ export function fixedVaeFiles(vae: LoadedVae, changed: ReadonlyMap<string, Float
     });
   const bytes = encodeSafetensors(tensors, { ...st.metadata, vaecheck_fix: note });
   const files = new Map<string, Uint8Array>();
-  if (vae.configFile && basename(vae.weightsFile).startsWith('diffusion_pytorch_model')) {
-    const cfg = JSON.parse(readFileSync(vae.configFile, 'utf8'));
+  if (writesFolder(vae)) {
+    const cfg = JSON.parse(readFileSync(vae.configFile!, 'utf8'));
     cfg.force_upcast = false;
     files.set('config.json', new TextEncoder().encode(JSON.stringify(cfg, null, 2) + '\n'));
     files.set(basename(vae.weightsFile), bytes);

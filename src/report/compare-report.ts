@@ -70,7 +70,7 @@ export function cellSummary(c: CellResult): string {
   if (c.nonFiniteFraction > 0) return `${mark} NaN/Inf ${(100 * c.nonFiniteFraction).toFixed(2)}%`;
   if (c.isReference) return `${mark} reference`;
   const n = c.psnr.n;
-  const ps = n > 1 ? `${fmtDb(c.psnr.mean)} ± ${fmtDb(c.psnr.std)} dB` : `${fmtDb(c.psnr.mean)} dB`;
+  const ps = n > 1 && Number.isFinite(c.psnr.mean) ? `${fmtDb(c.psnr.mean)} ± ${fmtDb(c.psnr.std)} dB` : `${fmtDb(c.psnr.mean)} dB`;
   return `${mark} ${ps}`;
 }
 
@@ -99,7 +99,7 @@ export function toMarkdown(r: CompareResult, files: CompareFilesIndex): string {
   }
   if (r.latents.length > 1) {
     out.push('## Mean ± std over latents', '', '| cell | PSNR (dB) | SSIM |', '|---|---|---|');
-    for (const c of r.cells) out.push(`| ${c.key} | ${fmtDb(c.psnr.mean)} ± ${fmtDb(c.psnr.std)} | ${c.ssim.mean.toFixed(4)} ± ${c.ssim.std.toFixed(4)} |`);
+    for (const c of r.cells) out.push(`| ${c.key} | ${Number.isFinite(c.psnr.mean) ? `${fmtDb(c.psnr.mean)} ± ${fmtDb(c.psnr.std)}` : fmtDb(c.psnr.mean)} | ${c.ssim.mean.toFixed(4)} ± ${c.ssim.std.toFixed(4)} |`);
     out.push('');
   }
   if (Object.keys(files.decoded).length) out.push('Decoded images, pixelmatch diffs and |difference| heatmaps are in `decoded/` and `diff/`; `matrix.png` shows the matrix.', '');
