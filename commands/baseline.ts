@@ -6,8 +6,8 @@ import { UsageError } from '../src/errors.js';
 import { makeBaseline } from '../src/gate/baseline.js';
 import { OutputSet } from '../src/io/output-files.js';
 import { parseSize } from '../src/tensors/latents.js';
-import { loadVae } from '../src/weights/load.js';
 import { VaecheckCommand } from './_base.js';
+import { loadVaeFromArg, variantFlag } from './_hub.js';
 
 export default class Baseline extends VaecheckCommand {
   static summary = 'Record reference decodes (lossless float32) and a manifest for vaecheck gate';
@@ -16,7 +16,8 @@ export default class Baseline extends VaecheckCommand {
     'Refuses to replace an existing baseline without --force; the files are written to temporaries and renamed at the end, manifest last.';
   static examples = ['<%= config.bin %> baseline --vae vae/ --random --seed 1 --size 64x64 --batch 2 --out vae-baseline/'];
   static flags = {
-    vae: Flags.string({ description: 'the reference VAE', required: true }),
+    vae: Flags.string({ description: 'the reference VAE: .safetensors file, diffusers folder or Hugging Face Hub repo (owner/name, hf:owner/name[@revision][/subfolder])', required: true }),
+    variant: variantFlag,
     out: Flags.string({ description: 'baseline folder', required: true }),
     precision: Flags.string({ description: 'comma-separated precisions to record', default: 'fp32' }),
     latents: Flags.string({ description: 'latent files (scaled); repeat for several', multiple: true }),
@@ -37,7 +38,7 @@ export default class Baseline extends VaecheckCommand {
     const sources = flags.latents
       ? flags.latents.map((file) => ({ file, unscaled: flags.unscaled }))
       : [{ random: { seed: flags.seed, batch: flags.batch, ...parseSize(flags.size) } }];
-    const vae = loadVae(flags.vae);
+    const vae = await loadVaeFromArg(flags.vae, flags.variant);
     const { files, manifest, warnings } = await makeBaseline(vae, sources, precisions, this.config.version);
     for (const w of warnings) this.warnLine(w);
     const out = new OutputSet(true);

@@ -11,6 +11,8 @@ import { OutputSet } from '../src/io/output-files.js';
 import { cellSummary, nonFiniteAsString, precisionTitle } from '../src/report/compare-report.js';
 import { parseSize } from '../src/tensors/latents.js';
 import { VaecheckCommand, asDevice, deviceFlag } from './_base.js';
+import { defaultVaes, resolveVaeTarget, variantFlag } from './_hub.js';
+import { DEFAULT_VAES } from '../src/hub/default-pair.js';
 
 export const DEFAULT_MIN_PSNR = 25;
 
@@ -20,14 +22,21 @@ export default class Compare extends VaecheckCommand {
     'Each (VAE, precision) cell decodes the same latents and is compared with the reference cell (default: the first VAE at fp32). ' +
     `A cell is ✅ when its decode is finite, its PSNR against the reference is at least --min-psnr (default ${DEFAULT_MIN_PSNR} dB: a usable picture close to the reference, ` +
     'which a fine-tuned sibling such as sdxl-vae-fp16-fix passes; fp16 emulation of the same VAE is typically above 60 dB) and its SSIM at least --min-ssim. ' +
-    'Writes decoded/, diff/, matrix.png, report.json, report.md and report.html into --out. Exit 1 when any cell is ⚠️.';
+    'Writes decoded/, diff/, matrix.png, report.json, report.md and report.html into --out. Exit 1 when any cell is ⚠️. ' +
+    `Without --vae (and --demo) the rows are ${DEFAULT_VAES.map((d) => `${d.label} (${d.spec})`).join(' and ')}, from the Hugging Face cache or downloaded into it.`;
   static examples = [
     '<%= config.bin %> compare --demo --out demo/',
+    '<%= config.bin %> compare --out out/',
+    '<%= config.bin %> compare --vae stabilityai/sdxl-vae --vae fp16-fix=hf:madebyollin/sdxl-vae-fp16-fix --random --out out/',
     '<%= config.bin %> compare --vae sdxl-vae=sdxl_vae.safetensors --vae fp16-fix=./sdxl-vae-fp16-fix --random --seed 1 --size 64x64 --out out/',
     '<%= config.bin %> compare --vae a.safetensors --vae b.safetensors --image photo.png --size 512x512 --out out/ --json',
   ];
   static flags = {
-    vae: Flags.string({ description: 'VAE as label=path or path (label: file or folder name); repeat for each row', multiple: true }),
+    vae: Flags.string({
+      description: `VAE as label=path or path (label: file or folder name); a path may be a Hub repo (owner/name, hf:owner/name[@revision][/subfolder]); repeat for each row (default: ${DEFAULT_VAES.map((d) => d.spec).join(' and ')})`,
+      multiple: true,
+    }),
+    variant: variantFlag,
     demo: Flags.boolean({ description: 'use the bundled miniature VAE pair and latents (no download)' }),
     precision: Flags.string({ description: 'comma-separated columns', default: 'fp32,bf16,fp16' }),
     latents: Flags.string({ description: 'latent files (.npy / .safetensors, scaled); repeat for several', multiple: true }),
@@ -69,7 +78,6 @@ export default class Compare extends VaecheckCommand {
       vaes = demo.vaes;
       input = demo.input;
     } else {
-      if (vaes.length === 0) throw new UsageError('give --vae label=path for each VAE (or --demo for the bundled pair)');
       const kinds = [flags.latents ? 1 : 0, flags.image ? 1 : 0, flags.random ? 1 : 0].reduce((a, b) => a + b, 0);
       if (kinds > 1) throw new UsageError('give one of --latents, --image or --random');
       if (flags.image) input = { kind: 'images', files: flags.image, size: flags.size ? parseSize(flags.size) : undefined };
@@ -88,11 +96,23 @@ export default class Compare extends VaecheckCommand {
     const out = new OutputSet(flags.force);
     if (flags.out) for (const f of ['report.json', 'report.md', 'report.html', 'matrix.png']) out.check(join(flags.out, f), true);
 
+    // Hub VAEs (and the default pair) are found in the cache, or downloaded, before any decoding
+    if (!flags.demo) {
+      if (vaes.length === 0) vaes = (await defaultVaes(flags.variant)).map((d) => ({ label: d.label, path: d.path, source: d.spec }));
+      else {
+        const resolved = [];
+        for (const v of vaes) {
+          const t = await resolveVaeTarget(v.path, flags.variant);
+          resolved.push({ label: v.label, path: t.path, source: t.source });
+        }
+        vaes = resolved;
+      }
+    }
     const showProgress = flags.progress ?? (process.stdout.isTTY === true && !flags.json);
     const bars = showProgress ? new ProgressBars() : undefined;
     let result: CompareResult;
     try {
-      result = await runCompare({ vaes, precisions, input: input!, reference, minPsnr, minSsim, device: asDevice(flags.device), onProgress: bars ? (e) => bars.update(e) : undefined });
+      result = await runCompare({ vaes, precisions, input: input!, reference, minPsnr, minSsim, device: asDevice(flags.device), variant: flags.variant, onProgress: bars ? (e) => bars.update(e) : undefined });
     } finally {
       bars?.stop();
     }

@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core';
-import { loadVae } from '../src/weights/load.js';
 import { decodeLatents, imageFiles, outputKind, resolveLatents } from '../src/decode.js';
 import { OutputSet } from '../src/io/output-files.js';
 import { VaecheckCommand, asDevice, asPrecision, deviceFlag, latentFlags, latentSource, precisionFlag } from './_base.js';
+import { VAE_ARG_HELP, loadVaeFromArg, variantFlag } from './_hub.js';
 
 export default class Decode extends VaecheckCommand {
   static summary = 'Decode latents with a VAE to PNG images or an unclamped float32 tensor';
@@ -15,7 +15,8 @@ export default class Decode extends VaecheckCommand {
     '<%= config.bin %> decode --vae ./sdxl-vae-fp16-fix --random --seed 1 --size 64x64 --precision fp16 --out decoded.npy',
   ];
   static flags = {
-    vae: Flags.string({ description: 'VAE weights: .safetensors file or diffusers folder', required: true }),
+    vae: Flags.string({ description: VAE_ARG_HELP, required: true }),
+    variant: variantFlag,
     out: Flags.string({ description: 'output file: .png, .npy or .safetensors', required: true }),
     force: Flags.boolean({ description: 'overwrite existing output files' }),
     precision: precisionFlag(),
@@ -28,7 +29,7 @@ export default class Decode extends VaecheckCommand {
     outputKind(flags.out, ['png', 'npy', 'safetensors']);
     const out = new OutputSet(flags.force);
     out.check(flags.out);
-    const vae = loadVae(flags.vae);
+    const vae = await loadVaeFromArg(flags.vae, flags.variant);
     const latents = resolveLatents(vae, latentSource(flags));
     for (const w of latents.warnings) this.warnLine(w);
     const result = await decodeLatents(vae, latents, { precision: asPrecision(flags.precision), device: asDevice(flags.device) });

@@ -1,10 +1,10 @@
 import { Flags } from '@oclif/core';
-import { loadVae } from '../src/weights/load.js';
 import { outputKind, tensorFile } from '../src/decode.js';
 import { encodeImages } from '../src/encode.js';
 import { OutputSet } from '../src/io/output-files.js';
 import { parseSize } from '../src/tensors/latents.js';
 import { VaecheckCommand, asDevice, asPrecision, deviceFlag, precisionFlag } from './_base.js';
+import { VAE_ARG_HELP, loadVaeFromArg, variantFlag } from './_hub.js';
 
 export default class Encode extends VaecheckCommand {
   static summary = 'Encode images to latents (the mean of the latent distribution)';
@@ -13,7 +13,8 @@ export default class Encode extends VaecheckCommand {
     'Images must share a size whose sides are multiples of 8 (for SDXL), or pass --size HxW to resize (centre crop).';
   static examples = ['<%= config.bin %> encode --vae sdxl_vae.safetensors --image photo.png --size 512x512 --out latents.npy'];
   static flags = {
-    vae: Flags.string({ description: 'VAE weights: .safetensors file or diffusers folder', required: true }),
+    vae: Flags.string({ description: VAE_ARG_HELP, required: true }),
+    variant: variantFlag,
     image: Flags.string({ description: 'image file (png, jpg, webp, …); repeat for a batch', required: true, multiple: true }),
     out: Flags.string({ description: 'output latents: .npy or .safetensors', required: true }),
     size: Flags.string({ description: 'resize (centre crop) every image to HxW pixels first' }),
@@ -29,7 +30,7 @@ export default class Encode extends VaecheckCommand {
     const out = new OutputSet(flags.force);
     out.check(flags.out);
     const size = flags.size ? parseSize(flags.size) : undefined;
-    const vae = loadVae(flags.vae);
+    const vae = await loadVaeFromArg(flags.vae, flags.variant);
     const r = await encodeImages(vae, flags.image, { size, unscaled: flags.unscaled, precision: asPrecision(flags.precision), device: asDevice(flags.device) });
     out.add(flags.out, tensorFile(kind, 'latents', r.latents, { vaecheck_space: flags.unscaled ? 'unscaled' : 'scaled' }));
     out.commit();

@@ -12,6 +12,7 @@ import { parseSize } from '../src/tensors/latents.js';
 import { VaeRunner } from '../src/vae-runner.js';
 import { loadVae, type LoadedVae } from '../src/weights/load.js';
 import { VaecheckCommand } from './_base.js';
+import { loadVaeFromArg, variantFlag } from './_hub.js';
 
 export default class Fix extends VaecheckCommand {
   static summary = 'Make an SDXL-architecture VAE fp16-safe without retraining, its fp32 output unchanged';
@@ -34,13 +35,14 @@ export default class Fix extends VaecheckCommand {
     size: Flags.string({ description: 'latent size HxW of random calibration and held-out latents', default: '32x32' }),
     count: Flags.integer({ description: 'how many random calibration latents', default: 2, min: 1 }),
     force: Flags.boolean({ description: 'overwrite existing output' }),
+    variant: variantFlag,
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Fix);
     const headroom = Number(flags.headroom);
     if (!(headroom >= 1)) throw new UsageError(`--headroom must be a number >= 1, got ${JSON.stringify(flags.headroom)}`);
-    const vae = loadVae(flags.vae);
+    const vae = await loadVaeFromArg(flags.vae, flags.variant);
     const parts: Part[] = flags.part === 'both' || !flags.part ? (['decoder', 'encoder'] as Part[]).filter((p) => (p === 'decoder' ? vae.arch.hasDecoder : vae.arch.hasEncoder)) : [flags.part as Part];
     for (const p of parts) if (p === 'encoder' ? !vae.arch.hasEncoder : !vae.arch.hasDecoder) throw new UsageError(`${vae.weightsFile} has no ${p}`);
     const size = parseSize(flags.size);

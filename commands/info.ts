@@ -1,18 +1,20 @@
 import { Args, Flags } from '@oclif/core';
-import { loadVae } from '../src/weights/load.js';
 import { sha256File } from '../src/io/sha256.js';
 import { VaecheckCommand } from './_base.js';
+import { VAE_ARG_HELP, loadVaeFromArg, variantFlag } from './_hub.js';
 
 export default class Info extends VaecheckCommand {
   static summary = 'Describe a VAE: naming, storage dtype, architecture, scaling factor, sha256';
-  static description = 'Reads a .safetensors file (diffusers or original Stability naming, any prefix, F32/F16/BF16) or a diffusers folder and prints what vaecheck found in it.';
-  static examples = ['<%= config.bin %> info sdxl_vae.safetensors', '<%= config.bin %> info ./sdxl-vae-fp16-fix --json'];
-  static args = { vae: Args.string({ description: 'VAE weights: .safetensors file or diffusers folder', required: true }) };
-  static flags = { json: Flags.boolean({ description: 'print JSON' }) };
+  static description =
+    'Reads a .safetensors file (diffusers or original Stability naming, any prefix, F32/F16/BF16), a diffusers folder, or a Hugging Face Hub repo ' +
+    '(from the local Hugging Face cache, downloaded into it when missing) and prints what vaecheck found in it.';
+  static examples = ['<%= config.bin %> info sdxl_vae.safetensors', '<%= config.bin %> info ./sdxl-vae-fp16-fix --json', '<%= config.bin %> info madebyollin/sdxl-vae-fp16-fix', '<%= config.bin %> info hf:stabilityai/stable-diffusion-xl-base-1.0/vae --variant fp16'];
+  static args = { vae: Args.string({ description: VAE_ARG_HELP, required: true }) };
+  static flags = { json: Flags.boolean({ description: 'print JSON' }), variant: variantFlag };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Info);
-    const vae = loadVae(args.vae);
+    const vae = await loadVaeFromArg(args.vae, flags.variant);
     const a = vae.arch;
     const info = {
       source: vae.source,

@@ -11,20 +11,31 @@ import { type VaeScan, nanScanVae } from '../src/nan-scan.js';
 import { activationPlotSvg } from '../src/report/activation-plot.js';
 import { parseSize } from '../src/tensors/latents.js';
 import type { Part } from '../src/vae-runner.js';
-import { loadVae } from '../src/weights/load.js';
+import { join } from 'node:path';
+import { DEMO_PHOTOS, demoDir, demoInput } from '../src/compare/demo.js';
+import { DEFAULT_VAES } from '../src/hub/default-pair.js';
 import { VaecheckCommand, asDevice, asPrecision, deviceFlag, latentFlags, latentSource, precisionFlag } from './_base.js';
+import { type VaeTarget, defaultVaes, loadTarget, resolveVaeTarget, variantFlag } from './_hub.js';
 
 export default class NanScan extends VaecheckCommand {
   static summary = 'Find where a VAE overflows: the first op that turns non-finite, and the ops with the least headroom';
   static description =
     'Runs each VAE once at the precision with every op instrumented (max |x|, NaN and Inf counts computed inside the graph). ' +
-    'Exit 0 when every value is finite, 1 when anything is not, 2 usage error, 3 bad input. Without --latents, seeded random latents are used (--seed, --size).';
+    'Exit 0 when every value is finite, 1 when anything is not, 2 usage error, 3 bad input. Without --latents, seeded random latents are used (--seed, --size). ' +
+    `Without --vae it scans ${DEFAULT_VAES.map((d) => d.spec).join(' and ')} from the Hugging Face cache (downloaded when missing); --demo scans the bundled miniature pair on a bundled photo's latents.`;
   static examples = [
     '<%= config.bin %> nan-scan --vae sdxl_vae.safetensors --vae sdxl-vae-fp16-fix/ --precision fp16 --plot activations.svg',
     '<%= config.bin %> nan-scan --vae sdxl_vae.safetensors --part both --latents latents.npy --json',
+    '<%= config.bin %> nan-scan --precision fp16',
+    '<%= config.bin %> nan-scan --vae hf:stabilityai/stable-diffusion-xl-base-1.0/vae --variant fp16',
   ];
   static flags = {
-    vae: Flags.string({ description: 'VAE weights (.safetensors or diffusers folder); repeat to compare', required: true, multiple: true }),
+    vae: Flags.string({
+      description: `VAE: .safetensors file, diffusers folder or Hub repo (owner/name, hf:owner/name[@revision][/subfolder]); repeat to compare (default: ${DEFAULT_VAES.map((d) => d.spec).join(' and ')})`,
+      multiple: true,
+    }),
+    variant: variantFlag,
+    demo: Flags.boolean({ description: 'scan the bundled miniature VAE pair (no download); latents: a bundled photo\'s unless --latents or --random' }),
     precision: precisionFlag('fp16'),
     part: Flags.string({ description: 'which part to scan', options: ['decoder', 'encoder', 'both'], default: 'decoder' }),
     image: Flags.string({ description: 'encoder input image(s) (default: the VAE\'s fp32 decode of the latents)', multiple: true }),
@@ -46,13 +57,20 @@ export default class NanScan extends VaecheckCommand {
       if (!['.svg', '.png'].includes(extname(flags.plot).toLowerCase())) throw new UsageError(`--plot must end in .svg or .png; got ${JSON.stringify(flags.plot)}`);
       out.check(flags.plot);
     }
+    if (flags.demo && flags.vae) throw new UsageError('--demo brings its own VAEs; drop --vae (or --demo)');
     const src = latentSource(flags);
+    if (flags.demo && !src.file && !src.random) src.file = join(demoDir(), `${DEMO_PHOTOS[0]}.npy`);
     if (!src.file && !src.random) src.random = { seed: flags.seed, batch: flags.batch, ...parseSize(flags.size) };
     const image = flags.image ? { tensor: await readImageBatch(flags.image, flags['image-size'] ? parseSize(flags['image-size']) : undefined), origin: flags.image.join(', ') } : undefined;
     const scans: VaeScan[] = [];
     let latentOrigin = '';
-    for (const path of flags.vae) {
-      const vae = loadVae(path);
+    // every VAE is found (and downloaded) before the first scan
+    const targets: VaeTarget[] = [];
+    if (flags.vae) for (const arg of flags.vae) targets.push(await resolveVaeTarget(arg, flags.variant));
+    else if (flags.demo) targets.push(...demoInput().vaes.map((v) => ({ path: v.path, label: v.label })));
+    else targets.push(...(await defaultVaes(flags.variant)).map((d) => ({ path: d.path, label: d.label, source: d.spec })));
+    for (const t of targets) {
+      const vae = loadTarget(t, flags.variant);
       const latents = resolveLatents(vae, src);
       latentOrigin = latents.origin;
       for (const w of latents.warnings) this.warnLine(w);

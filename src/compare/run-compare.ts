@@ -14,11 +14,15 @@ import { type LatentSource, resolveLatents } from '../decode.js';
 import { readImageBatch } from '../encode.js';
 import { type LoadedVae, loadVae } from '../weights/load.js';
 import { VaeRunner } from '../vae-runner.js';
+import { isHubSpec, parseHubSpec, specLabel } from '../hub/spec.js';
 import { type ImageItem, type ItemMetrics, itemMetrics } from './cell-metrics.js';
 
 export interface CompareVae {
   label: string;
+  /** a local path loadVae reads (Hub specs are resolved to one before runCompare) */
   path: string;
+  /** what the user named it by, shown as its source in reports (default: path) */
+  source?: string;
 }
 
 export type CompareInput =
@@ -42,6 +46,8 @@ export interface CompareOptions {
   minPsnr: number;
   minSsim: number;
   device?: Device;
+  /** weights variant of diffusers folders, e.g. 'fp16' */
+  variant?: string;
   onProgress?: (e: CompareProgress) => void;
 }
 
@@ -92,10 +98,11 @@ export interface CompareResult {
 
 export const cellKey = (vae: string, precision: Precision) => `${vae}@${precision}`;
 
-/** Parses `label=path` (label defaults to the file or folder name). */
+/** Parses `label=path` (label defaults to the file or folder name, or a Hub repo's name). */
 export function parseVaeArg(arg: string): CompareVae {
   const m = arg.match(/^([^=/\\]+)=(.+)$/);
   if (m) return { label: m[1], path: m[2] };
+  if (isHubSpec(arg)) return { label: specLabel(parseHubSpec(arg)!), path: arg };
   return { label: basename(arg.replace(/[/\\]+$/, '')).replace(/\.safetensors$/i, ''), path: arg };
 }
 
@@ -120,7 +127,8 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
   const loaded = new Map<string, LoadedVae>();
   for (const v of opts.vaes) {
     progress({ cell: v.label, stage: 'weights', done: 0, total: 1 });
-    const vae = loadVae(v.path);
+    const vae = loadVae(v.path, { variant: opts.variant });
+    if (v.source) vae.source = v.source;
     if (!vae.arch.hasDecoder) throw new BadInputError(vae.weightsFile, 'has no decoder weights');
     loaded.set(v.label, vae);
     progress({ cell: v.label, stage: 'weights', done: 1, total: 1 });

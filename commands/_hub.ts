@@ -1,0 +1,100 @@
+/**
+ * What the commands share for VAEs named on the Hugging Face Hub: the --variant flag, download
+ * progress on stderr (bars on a terminal, one line per file otherwise), and loading a VAE argument
+ * that may be a local path or a Hub spec.
+ */
+import { Flags } from '@oclif/core';
+import cliProgress from 'cli-progress';
+import type { DownloadProgress } from '../src/hub/download.js';
+import { type DefaultVae, resolveDefaultVaes } from '../src/hub/default-pair.js';
+import { loadVaeArg, resolveVaeArg } from '../src/hub/resolve-arg.js';
+import { type LoadedVae, loadVae } from '../src/weights/load.js';
+import { parseHubSpec, specLabel } from '../src/hub/spec.js';
+
+export const variantFlag = Flags.string({
+  description: 'weights variant of a diffusers VAE, e.g. fp16 for diffusion_pytorch_model.fp16.safetensors (local folders and Hub repos)',
+});
+
+export const VAE_ARG_HELP = 'VAE: .safetensors file, diffusers folder, or Hugging Face Hub repo (owner/name, hf:owner/name[@revision][/subfolder])';
+
+/** 1.2 kB, 5.63 MB, 334.6 MB */
+const human = (n: number) => (n < 1e6 ? `${(n / 1e3).toFixed(1)} kB` : `${(n / 1e6).toFixed(n < 1e7 ? 2 : 1)} MB`);
+
+/** Progress of Hub downloads on stderr; call stop() when done (also on failure). */
+export class HubProgress {
+  private multi?: cliProgress.MultiBar;
+  private readonly bars = new Map<string, cliProgress.SingleBar>();
+  private readonly tty = process.stderr.isTTY === true;
+
+  readonly onProgress = (e: DownloadProgress): void => {
+    const key = `${e.repo}/${e.file}`;
+    if (!this.tty) {
+      if (e.state === 'start') process.stderr.write(`vaecheck: downloading ${key} (${human(e.total)}${e.done > 0 ? `, resuming at ${human(e.done)}` : ''}) into the Hugging Face cache\n`);
+      return;
+    }
+    this.multi ??= new cliProgress.MultiBar(
+      { format: ' {file} |{bar}| {percentage}% {done} / {size}', barsize: 30, hideCursor: true, clearOnComplete: false, stream: process.stderr },
+      cliProgress.Presets.shades_classic,
+    );
+    let bar = this.bars.get(key);
+    if (!bar) {
+      bar = this.multi.create(Math.max(1, e.total), e.done, { file: `${e.repo.split('/')[1]}/${e.file}`.padEnd(54), done: human(e.done), size: human(e.total) });
+      this.bars.set(key, bar);
+    }
+    bar.update(e.done, { done: human(e.done), size: human(e.total) });
+  };
+
+  stop(): void {
+    this.multi?.stop();
+    this.multi = undefined;
+  }
+}
+
+/** Loads a VAE named by a path or a Hub spec, showing download progress. */
+export async function loadVaeFromArg(arg: string, variant?: string): Promise<LoadedVae> {
+  const p = new HubProgress();
+  try {
+    return await loadVaeArg(arg, { variant, onProgress: p.onProgress });
+  } finally {
+    p.stop();
+  }
+}
+
+/** A local path for a VAE named by a path or a Hub spec, showing download progress. */
+export async function resolveVaeFromArg(arg: string, variant?: string): Promise<string> {
+  const p = new HubProgress();
+  try {
+    return await resolveVaeArg(arg, { variant, onProgress: p.onProgress });
+  } finally {
+    p.stop();
+  }
+}
+
+/** A VAE argument resolved to a local path; label and source set for Hub specs. */
+export interface VaeTarget {
+  path: string;
+  label?: string;
+  source?: string;
+}
+
+export async function resolveVaeTarget(arg: string, variant?: string): Promise<VaeTarget> {
+  const path = await resolveVaeFromArg(arg, variant);
+  return path === arg ? { path } : { path, label: specLabel(parseHubSpec(arg)!), source: arg };
+}
+
+export function loadTarget(t: VaeTarget, variant?: string): LoadedVae {
+  const vae = loadVae(t.path, { variant });
+  if (t.label) vae.label = t.label;
+  if (t.source) vae.source = t.source;
+  return vae;
+}
+
+/** stabilityai/sdxl-vae and madebyollin/sdxl-vae-fp16-fix as local paths, showing download progress. */
+export async function defaultVaes(variant?: string): Promise<DefaultVae[]> {
+  const p = new HubProgress();
+  try {
+    return await resolveDefaultVaes({ variant, onProgress: p.onProgress });
+  } finally {
+    p.stop();
+  }
+}
