@@ -9,8 +9,8 @@ import { OutputSet } from '../src/io/output-files.js';
 import { gateAnnotations, gateSummaryMarkdown } from '../src/report/github.js';
 import { gateJunit } from '../src/report/junit.js';
 import { nonFiniteAsString } from '../src/report/compare-report.js';
-import { loadVae } from '../src/weights/load.js';
 import { VaecheckCommand, asDevice, deviceFlag } from './_base.js';
+import { loadVaeFromArg, variantFlag } from './_hub.js';
 
 export default class Gate extends VaecheckCommand {
   static summary = 'Fail a CI build when a VAE\'s decode drifts from its baseline or turns non-finite';
@@ -35,6 +35,7 @@ export default class Gate extends VaecheckCommand {
     json: Flags.boolean({ description: 'print the result as JSON' }),
     force: Flags.boolean({ description: 'overwrite an existing --junit file' }),
     device: deviceFlag,
+    variant: variantFlag,
   };
 
   async run(): Promise<void> {
@@ -61,7 +62,7 @@ export default class Gate extends VaecheckCommand {
     // the report's folder is created when missing (reports/ in a fresh CI checkout)
     if (flags.junit) out.check(flags.junit, true);
     const baseline = readBaseline(flags.baseline);
-    const candidate = loadVae(flags.vae);
+    const candidate = await loadVaeFromArg(flags.vae, flags.variant);
     const t0 = performance.now();
     const result = await runGate(baseline, candidate, precision, thresholds, asDevice(flags.device));
     const seconds = (performance.now() - t0) / 1000;

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Precision } from '../dtype.js';
+import { PRECISIONS, type Precision } from '../dtype.js';
 import { BadInputError } from '../errors.js';
 import { countNonFinite } from '../metrics/nonfinite.js';
 import { sha256Bytes, sha256File } from '../io/sha256.js';
@@ -117,9 +117,10 @@ export function readBaseline(dir: string): LoadedBaseline {
     throw new BadInputError(mpath, code === 'ENOENT' ? 'no baseline here (manifest.json not found); record one with vaecheck baseline' : `manifest is not valid JSON (${(e as Error).message.slice(0, 80)})`);
   }
   if (manifest?.schema !== BASELINE_SCHEMA) throw new BadInputError(mpath, `not a vaecheck baseline manifest (schema ${JSON.stringify(manifest?.schema)}, expected ${BASELINE_SCHEMA})`);
-  if (!Array.isArray(manifest.cases) || !Array.isArray(manifest.latents) || typeof manifest.files !== 'object' || manifest.files === null) {
-    throw new BadInputError(mpath, 'manifest lacks cases, latents or files');
+  if (!Array.isArray(manifest.cases) || !Array.isArray(manifest.latents) || !Array.isArray(manifest.precisions) || typeof manifest.files !== 'object' || manifest.files === null) {
+    throw new BadInputError(mpath, 'manifest lacks cases, latents, precisions or files');
   }
+  checkManifest(mpath, manifest);
   const read = (rel: string): FloatTensor => {
     const want = manifest.files[rel];
     const path = join(dir, rel);
@@ -136,5 +137,43 @@ export function readBaseline(dir: string): LoadedBaseline {
   };
   const latents = new Map(manifest.latents.map((l) => [l.id, read(l.file)]));
   const decoded = new Map(manifest.cases.map((c) => [c.id, read(c.file)]));
+  // the tensors must be what the manifest says they are (a decode of that latent, batch 1)
+  for (const l of manifest.latents) {
+    const t = latents.get(l.id)!;
+    if (t.shape.length !== 4 || t.shape[0] !== 1) throw new BadInputError(join(dir, l.file), `holds a tensor of shape [${t.shape}], expected one latent [1, C, H, W]`);
+  }
+  for (const c of manifest.cases) {
+    const t = decoded.get(c.id)!;
+    if (t.shape.length !== 4 || t.shape[0] !== 1 || t.shape.join() !== c.shape.join()) {
+      throw new BadInputError(join(dir, c.file), `holds a tensor of shape [${t.shape}], the manifest says [${c.shape}]`);
+    }
+  }
   return { dir, manifest, latents, decoded };
+}
+
+/**
+ * A manifest that parses but does not describe a usable baseline (hand-edited, or from another
+ * version) is bad input, refused before anything is read: every latent needs a decode at every
+ * listed precision, and every decode a listed latent and precision.
+ */
+function checkManifest(mpath: string, m: BaselineManifest): void {
+  const bad = (what: string) => new BadInputError(mpath, `inconsistent baseline manifest: ${what}; record the baseline again`);
+  const str = (x: unknown) => typeof x === 'string' && x.length > 0;
+  if (m.precisions.length === 0) throw bad('no precisions');
+  for (const p of m.precisions) if (!PRECISIONS.includes(p)) throw bad(`unknown precision ${JSON.stringify(p)}`);
+  if (m.latents.length === 0) throw bad('no latents');
+  const ids = new Set<string>();
+  for (const l of m.latents) {
+    if (!l || !str(l.id) || !str(l.file)) throw bad('a latent without id or file');
+    if (ids.has(l.id)) throw bad(`latent ${JSON.stringify(l.id)} listed twice`);
+    ids.add(l.id);
+  }
+  const cases = new Set<string>();
+  for (const c of m.cases) {
+    if (!c || !str(c.id) || !str(c.file) || !Array.isArray(c.shape)) throw bad('a decode without id, file or shape');
+    if (!ids.has(c.latent) || !m.precisions.includes(c.precision) || c.id !== `${c.latent}@${c.precision}`) throw bad(`decode ${JSON.stringify(c.id)} does not match its latent and precision`);
+    if (cases.has(c.id)) throw bad(`decode ${JSON.stringify(c.id)} listed twice`);
+    cases.add(c.id);
+  }
+  for (const l of m.latents) for (const p of m.precisions) if (!cases.has(`${l.id}@${p}`)) throw bad(`no decode of ${JSON.stringify(l.id)} at ${p}`);
 }

@@ -4,6 +4,7 @@
  * FAILS with its reason and a note on what to do.
  */
 import type { Precision } from '../dtype.js';
+import { BadInputError } from '../errors.js';
 import { type ItemMetrics, itemMetrics } from '../compare/cell-metrics.js';
 import type { Device } from '../runtime/session.js';
 import type { LoadedVae } from '../weights/load.js';
@@ -46,6 +47,9 @@ export async function runGate(baseline: LoadedBaseline, candidate: LoadedVae, pr
       const against = `${l.id}@${refPrecision}`;
       const ref = baseline.decoded.get(against)!;
       const [, c, h, w] = ref.shape;
+      if (out.shape.join() !== ref.shape.join()) {
+        throw new BadInputError(candidate.source, `decodes ${l.id} to [${out.shape}], the baseline's decode is [${ref.shape}]: not the architecture the baseline was recorded with`);
+      }
       const metrics = itemMetrics({ data: ref.data, c, h, w }, { data: out.data, c: out.shape[1], h: out.shape[2], w: out.shape[3] });
       const reasons: string[] = [];
       let note: string | undefined;

@@ -41,6 +41,8 @@ const fresh = (name: string) => {
 
 /** The CLI in the empty working folder (or `cwd`). */
 const run = (args: string[], env: Record<string, string> = {}, cwd = work): CliResult => cli(args, env, { cwd });
+/** A CLI result for an assertion message. */
+const show = (r: CliResult) => `exit ${r.code}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`;
 const lines = (s: string) => s.split('\n').filter((l) => l.length > 0);
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -74,7 +76,7 @@ function shiftedCandidate(delta: number, channel = 0): { path: string; applied: 
       let bytes = f.readBytes(e.name);
       if (e.name === 'decoder.conv_out.bias') {
         assert.equal(e.dtype, 'F32');
-        const v = new Float32Array(bytes.slice().buffer);
+        const v = new Float32Array(Uint8Array.from(bytes).buffer); // a copy: readBytes may return a view
         const before = v[channel];
         v[channel] = before + delta;
         applied = v[channel] - before;
@@ -310,7 +312,7 @@ test('(b) conv_out bias shifted by 0.1 on one channel: PSNR as predicted (30.8 d
   for (const c of j.cases) assert.ok(c.psnr > 30.7 && c.psnr < 30.9, `${c.name}: ${c.psnr}`);
 
   const t = run(['gate', '--baseline', baseline(), '--vae', cand.path]);
-  assert.equal(t.code, 1);
+  assert.equal(t.code, 1, show(t));
   const out = lines(t.stdout);
   // FAILED line, then its note, per case; then the final line
   assert.equal(out.length, 2 * CASES.length + 1, t.stdout);
@@ -354,7 +356,7 @@ test('(b) conv_out bias shifted by 0.1 on one channel: PSNR as predicted (30.8 d
 
 test('(b) delta 0.035 is just under 40 dB (fails); delta 0.005 (57 dB) passes with a JUnit report of no failures', () => {
   const near = driftCase(0.035);
-  assert.equal(near.r.code, 1);
+  assert.equal(near.r.code, 1, show(near.r));
   for (const c of near.j.cases) assert.ok(c.psnr > 39.8 && c.psnr < 40, `${c.name}: ${c.psnr}`);
 
   const small = driftCase(0.005);
@@ -450,10 +452,29 @@ test('(d) a tampered baseline is refused with exit 3 and a one-line error naming
     writeFileSync(f, b.subarray(0, b.length >> 1));
     return f;
   }, /manifest is not valid JSON/);
+  refuse('a manifest edited into another valid JSON (a decode dropped)', (dir) => {
+    const f = join(dir, 'manifest.json');
+    const m = JSON.parse(readFileSync(f, 'utf8'));
+    m.cases.shift();
+    writeFileSync(f, JSON.stringify(m));
+    return f;
+  }, /inconsistent baseline manifest: no decode of "latents-8x8" at fp32/);
+  refuse('a manifest pointing a decode at another latent\'s file', (dir) => {
+    const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    m.cases[0].file = 'decoded/latents-2x12x20-0@fp32.npy';
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(m));
+    return join(dir, 'decoded/latents-2x12x20-0@fp32.npy');
+  }, /holds a tensor of shape \[1,3,96,160\], the manifest says \[1,3,64,64\]/);
   refuse('no baseline at all', (dir) => {
     unlinkSync(join(dir, 'manifest.json'));
     return join(dir, 'manifest.json');
   }, /no baseline here/);
+});
+
+test('(d) a candidate of another architecture (decodes to another size) is bad input, exit 3', () => {
+  const r = run(['gate', '--baseline', baseline(), '--vae', fx.path('tiny-narrow-original-f32.safetensors')]);
+  assert.equal(r.code, 3, r.stdout + r.stderr);
+  assert.equal(r.stderr, `vaecheck: error: ${fx.path('tiny-narrow-original-f32.safetensors')}: decodes latents-8x8 to [1,3,16,16], the baseline's decode is [1,3,64,64]: not the architecture the baseline was recorded with\n`);
 });
 
 test('(e) baseline refuses to overwrite without --force (exit 2) and replaces with it', () => {
@@ -462,7 +483,7 @@ test('(e) baseline refuses to overwrite without --force (exit 2) and replaces wi
   const cand = shiftedCandidate(0.1);
   const r = run(['baseline', '--vae', cand.path, ...LATENTS, '--out', dir]);
   assert.equal(r.code, 2, r.stdout + r.stderr);
-  assert.equal(lines(r.stderr).length, 1);
+  assert.equal(lines(r.stderr).length, 1, show(r));
   assert.match(r.stderr, /already holds a baseline; pass --force to replace it/);
   assert.deepEqual(snapshot(dir), before);
 
@@ -541,7 +562,7 @@ test('(f) a gate killed while writing its JUnit report leaves the previous repor
 
   // the control: the same run, not killed, does replace the report
   const again = run(args);
-  assert.equal(again.code, 1);
+  assert.equal(again.code, 1, show(again));
   assert.match(readFileSync(junit, 'utf8'), /<testsuites name="vaecheck" tests="3" failures="3"/);
 });
 
@@ -583,16 +604,17 @@ test('(h) thresholds and precision from vaecheck.config.json in the working fold
 
   // a package.json beside it is not read: vaecheck.config.json wins
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'x', vaecheck: { gate: { minPsnr: 10 } } }));
-  assert.equal(run(['gate', '--baseline', baseline(), '--vae', SAFE], {}, dir).code, 1);
+  const wins = run(['gate', '--baseline', baseline(), '--vae', SAFE], {}, dir);
+  assert.equal(wins.code, 1, show(wins));
 
   // bad settings are bad input naming the file
   writeFileSync(join(dir, 'vaecheck.config.json'), JSON.stringify({ gate: { minPsnr: 'high' } }));
   const bad = run(['gate', '--baseline', baseline(), '--vae', SAFE], {}, dir);
-  assert.equal(bad.code, 3);
+  assert.equal(bad.code, 3, show(bad));
   assert.equal(bad.stderr, `vaecheck: error: ${join(dir, 'vaecheck.config.json')}: minPsnr must be a number, got "high"\n`);
   writeFileSync(join(dir, 'vaecheck.config.json'), JSON.stringify({ gate: { minPSNR: 45 } }));
   const unknown = run(['gate', '--baseline', baseline(), '--vae', SAFE], {}, dir);
-  assert.equal(unknown.code, 3);
+  assert.equal(unknown.code, 3, show(unknown));
   assert.match(unknown.stderr, /unknown gate setting "minPSNR"/);
 });
 
@@ -608,7 +630,7 @@ test('(h) thresholds from package.json\'s "vaecheck" key; flags override them', 
   // a package.json without the key is no config
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'my-vae' }));
   const none = run(['gate', '--baseline', baseline(), '--vae', SAFE, '--precision', 'fp16']);
-  assert.equal(none.code, 0);
+  assert.equal(none.code, 0, show(none));
   assert.doesNotMatch(none.stdout, /thresholds from/);
 });
 
@@ -643,7 +665,7 @@ test('(i) under GitHub Actions: a Markdown summary appended to $GITHUB_STEP_SUMM
   assert.match(md2.slice(md.length), /^\| latents-8x8@fp32 \| ✅ \| inf \| 1\.0000 \| 0 \| 0\.00% \|$/m);
 
   const js = run(['gate', '--baseline', baseline(), '--vae', cand.path, '--json'], env);
-  assert.equal(js.code, 1);
+  assert.equal(js.code, 1, show(js));
   assert.equal(JSON.parse(js.stdout).pass, false, 'stdout is only the JSON');
   assert.equal(lines(js.stderr).filter((l) => l.startsWith('::error title=vaecheck gate ')).length, 3);
 
@@ -652,7 +674,7 @@ test('(i) under GitHub Actions: a Markdown summary appended to $GITHUB_STEP_SUMM
 
   // not under GitHub Actions: no summary, no annotations
   const plain = run(['gate', '--baseline', baseline(), '--vae', cand.path], { GITHUB_STEP_SUMMARY: summary });
-  assert.equal(plain.code, 1);
+  assert.equal(plain.code, 1, show(plain));
   assert.doesNotMatch(plain.stdout + plain.stderr, /::error/);
   assert.equal(readFileSync(summary, 'utf8'), md3);
 });
@@ -677,8 +699,8 @@ test('(j) --json: schema vaecheck.gate/1, "inf" / "nan" strings for non-finite n
   }
 
   const nan = run(['gate', '--baseline', baseline(), '--vae', OVERFLOW, '--precision', 'fp16', '--json']);
-  assert.equal(nan.code, 1);
-  assert.doesNotMatch(nan.stdout, /:\s*(-?Infinity|NaN)\b/, "no bare non-finite numbers");
+  assert.equal(nan.code, 1, show(nan));
+  assert.doesNotMatch(nan.stdout, /:\s*(-?Infinity|NaN)\b/, 'no bare non-finite numbers');
   const k = JSON.parse(nan.stdout);
   assert.equal(k.pass, false);
   for (const c of k.cases) {
@@ -697,11 +719,11 @@ test('gate usage: an existing --junit file without --force is exit 2 before any 
   const junit = join(dir, 'gate.xml');
   writeFileSync(junit, 'old');
   const r = run(['gate', '--baseline', baseline(), '--vae', SAFE, '--junit', junit]);
-  assert.equal(r.code, 2);
+  assert.equal(r.code, 2, show(r));
   assert.match(r.stderr, /already exists; pass --force to overwrite it/);
   assert.equal(r.stdout, '');
   assert.equal(readFileSync(junit, 'utf8'), 'old');
   const n = run(['gate', '--baseline', baseline(), '--vae', SAFE, '--min-psnr', 'forty']);
-  assert.equal(n.code, 2);
+  assert.equal(n.code, 2, show(n));
   assert.equal(n.stderr, 'vaecheck: error: --min-psnr must be a number, got "forty"\n');
 });
