@@ -8,6 +8,7 @@ import { BadInputError } from './errors.js';
 import type { OnnxGraph } from './graph/ir.js';
 import { DECODER_INPUT, ENCODER_INPUT, type VaeWeights, buildDecoderGraph, buildEncoderGraph } from './graph/vae-graph.js';
 import { applyPrecision } from './precision/precision-pass.js';
+import { toNativeHalf } from './precision/native-half.js';
 import { type LayerStats, STATS_OUTPUT, instrument, readStats } from './precision/instrument.js';
 import { type Device, type FloatTensor, Session } from './runtime/session.js';
 import type { OnnxVae } from './onnx/import.js';
@@ -20,6 +21,11 @@ export interface RunnerOptions {
   instrument?: boolean;
   device?: Device;
   threads?: number;
+  /**
+   * fp16 as a real float16 graph (native-half.ts) instead of the emulation; default: on with
+   * --device cuda, whose kernels run in half precision. bf16 is always emulated.
+   */
+  native?: boolean;
 }
 
 export interface RunResult {
@@ -37,7 +43,8 @@ export function prepareGraph(vae: VaeWeights & { onnx?: OnnxVae; weightsFile?: s
     throw new BadInputError(vae.weightsFile ?? 'model.onnx', `is a VAE ${vae.onnx.part} exported to ONNX; this needs the ${part}`);
   }
   const base = vae.onnx ? vae.onnx.graph : part === 'decoder' ? buildDecoderGraph(vae) : buildEncoderGraph(vae);
-  const graph = applyPrecision(base, opts.precision ?? 'fp32');
+  const native = (opts.native ?? opts.device === 'cuda') && opts.precision === 'fp16';
+  const graph = native ? toNativeHalf(base) : applyPrecision(base, opts.precision ?? 'fp32');
   return opts.instrument ? instrument(graph) : graph;
 }
 
@@ -46,12 +53,17 @@ export class VaeRunner {
     readonly part: Part,
     readonly precision: Precision,
     private readonly graph: OnnxGraph,
-    private readonly session: Session,
+    private session: Session,
     private readonly spatialFactor: number,
     private readonly inputChannels: number,
     private readonly instrumented: boolean,
     private readonly onnx?: OnnxVae,
+    private readonly sessionOptions: { device?: Device; threads?: number } = {},
   ) {}
+
+  /** latent area from which the session runs without onnxruntime's memory arena (see Session) */
+  static readonly LOW_MEMORY_LATENT_AREA = 128 * 128;
+  private arena = true;
 
   static async create(vae: VaeWeights & { onnx?: OnnxVae; weightsFile?: string }, part: Part, opts: RunnerOptions = {}): Promise<VaeRunner> {
     const graph = prepareGraph(vae, part, opts);
@@ -59,7 +71,7 @@ export class VaeRunner {
     // an ONNX export without a config.json does not say its depth: SDXL's factor 8
     const levels = vae.arch.blockOutChannels.length || 4;
     const channels = part === 'decoder' ? vae.arch.latentChannels : vae.arch.inChannels;
-    return new VaeRunner(part, opts.precision ?? 'fp32', graph, session, 2 ** (levels - 1), channels, !!opts.instrument, vae.onnx);
+    return new VaeRunner(part, opts.precision ?? 'fp32', graph, session, 2 ** (levels - 1), channels, !!opts.instrument, vae.onnx, { device: opts.device, threads: opts.threads });
   }
 
   /** Runs on a decoder input (raw latents) or encoder input (image in [-1, 1]); NCHW float32. */
@@ -72,6 +84,13 @@ export class VaeRunner {
       throw new BadInputError(origin, `image size ${h}x${w} is not a multiple of ${this.spatialFactor}; resize it (--size)`);
     }
     void n;
+    // large inputs (1024x1024 images and up) trade the arena's speed for a lower peak: rebuild once
+    const latentArea = this.part === 'decoder' ? h * w : (h * w) / this.spatialFactor ** 2;
+    if (this.arena && latentArea >= VaeRunner.LOW_MEMORY_LATENT_AREA) {
+      await this.session.release();
+      this.session = await Session.create(this.graph, { ...this.sessionOptions, memoryArena: false });
+      this.arena = false;
+    }
     const inputName = this.onnx ? this.onnx.inputName : this.part === 'decoder' ? DECODER_INPUT : ENCODER_INPUT;
     const out = await this.session.run({ [inputName]: input });
     const main = out[this.graph.outputs[0].name];

@@ -49,8 +49,10 @@ export function instrument(graph: OnnxGraph): OnnxGraph {
 
   const addStats = (tensor: string, i: number) => {
     const p = `stats/${i}`;
-    const mx = node('ReduceMax', `${p}/max`, [tensor], { keepdims: int(0) });
-    const mn = node('ReduceMin', `${p}/min`, [tensor], { keepdims: int(0) });
+    // the scalar casts make the comparisons work on float16 tensors too (native half graphs); on
+    // float32 they are no-ops that onnxruntime removes
+    const mx = node('Cast', `${p}/max_f32`, [node('ReduceMax', `${p}/max`, [tensor], { keepdims: int(0) })], { to: int(ONNX_FLOAT) });
+    const mn = node('Cast', `${p}/min_f32`, [node('ReduceMin', `${p}/min`, [tensor], { keepdims: int(0) })], { to: int(ONNX_FLOAT) });
     const m = node('Max', `${p}/absmax`, [node('Abs', `${p}/abs_max`, [mx]), node('Abs', `${p}/abs_min`, [mn])]);
     const bad = node('Not', `${p}/bad`, [node('Less', `${p}/ok`, [m, limit])]);
     flag = node('Or', `${p}/flag`, [flag, bad]);
@@ -75,12 +77,13 @@ export function instrument(graph: OnnxGraph): OnnxGraph {
       sub.push({ opType, name: `${p}/exact/${name}`, inputs, outputs: [`${p}/exact/${name}`], attrs });
       return `${p}/exact/${name}`;
     };
-    const isNan = n('IsNaN', 'is_nan', [t]);
-    const isInf = n('IsInf', 'is_inf', [t]);
+    const tf = n('Cast', 'as_f32', [t], { to: int(ONNX_FLOAT) });
+    const isNan = n('IsNaN', 'is_nan', [tf]);
+    const isInf = n('IsInf', 'is_inf', [tf]);
     const count = (b: string, name: string) => n('ReduceSum', `${name}_sum`, [n('Cast', `${name}_f64`, [b], { to: int(ONNX_DOUBLE) })], { keepdims: int(1) });
     const nanCount = count(isNan, 'nan');
     const infCount = count(isInf, 'inf');
-    const finiteAbs = n('Where', 'finite_abs', [n('Or', 'non_finite', [isNan, isInf]), `${p}/exact_zero`, n('Abs', 'abs', [t])]);
+    const finiteAbs = n('Where', 'finite_abs', [n('Or', 'non_finite', [isNan, isInf]), `${p}/exact_zero`, n('Abs', 'abs', [tf])]);
     const mxa = n('Cast', 'max_f64', [n('ReduceMax', 'max', [finiteAbs], { keepdims: int(1) })], { to: int(ONNX_DOUBLE) });
     const flat = (x: string, name: string) => n('Reshape', name, [x, `${p}/exact_one`]);
     const out = n('Concat', 'out', [flat(mxa, 'max_1'), flat(nanCount, 'nan_1'), flat(infCount, 'inf_1')], { axis: int(0) });
