@@ -10,22 +10,13 @@ import { referenceDecode } from '../reference/vae64.js';
 import type { RefPrecision } from '../reference/types.js';
 import { fixtures, rawLatents, referenceWeightsOf } from '../helpers/fixtures.js';
 import { cli } from './cli.js';
+import { psnr01 } from '../helpers/psnr01.js';
 
 const fx = fixtures();
 const orig = `orig=${fx.path('tiny-fp16-overflow.safetensors')}`;
 const fix = `fix=${fx.path('tiny-fp16-safe.safetensors')}`;
 const lat8 = fx.path('latents-8x8.npy');
 
-/** Independent PSNR on the displayed [0, 1] image (clamped), float64. */
-function psnr01(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = Math.min(1, Math.max(0, (a[i] + 1) / 2));
-    const y = Math.min(1, Math.max(0, (b[i] + 1) / 2));
-    s += (x - y) ** 2;
-  }
-  return s === 0 ? Infinity : 10 * Math.log10(1 / (s / a.length));
-}
 const display = (a: Float64Array) => a.map((v) => Math.min(1, Math.max(0, (v + 1) / 2)));
 
 test('compare on the fixture pair: verdicts, NaN fraction, PSNR/SSIM against the float64 reference decodes, files, schema', () => {

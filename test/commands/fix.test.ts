@@ -22,6 +22,7 @@ import { fixtures, maxAbsDiff, readNpyF32 } from '../helpers/fixtures.js';
 import { roundBF16, roundF16 } from '../reference/round.js';
 import type { RefConfig, RefWeights } from '../reference/types.js';
 import { cli } from './cli.js';
+import { psnr01 } from '../helpers/psnr01.js';
 
 const fx = fixtures();
 const overflow = fx.path('tiny-fp16-overflow.safetensors');
@@ -55,15 +56,6 @@ async function decode(vae: string, precision: Precision): Promise<Float32Array> 
 }
 
 /** PSNR of b against a on the displayed [0, 1] image (outputs in [-1, 1], clamped), float64. */
-function psnr01(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = Math.min(1, Math.max(0, (a[i] + 1) / 2));
-    const y = Math.min(1, Math.max(0, (b[i] + 1) / 2));
-    s += (x - y) ** 2;
-  }
-  return s === 0 ? Infinity : 10 * Math.log10(1 / (s / a.length));
-}
 
 /** The numbers of the fix's printed verification for one part. */
 function verification(stdout: string, part: 'decoder' | 'encoder') {

@@ -8,13 +8,13 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BadInputError } from '../../src/errors.js';
 import type { DownloadProgress } from '../../src/hub/download.js';
 import { HubCorruptBlobError } from '../../src/hub/hub-errors.js';
 import { resolveHubVae } from '../../src/hub/resolve.js';
 import { parseHubSpec } from '../../src/hub/spec.js';
 import { FakeHub, commitOf, gitSha1, sha256 } from './fake-hub.js';
 import { type RepoBytes, fakeRepos, repoBytes, testEnv } from './repos.js';
+import { rejects } from './rejects.js';
 
 let hub: FakeHub;
 let b: RepoBytes;
@@ -40,18 +40,6 @@ const spec = () => parseHubSpec('madebyollin/sdxl-vae-fp16-fix')!;
 const blobsOf = (cache: string) => join(cache, 'models--madebyollin--sdxl-vae-fp16-fix', 'blobs');
 const snapshotOf = (cache: string) => join(cache, 'models--madebyollin--sdxl-vae-fp16-fix', 'snapshots', commitOf('madebyollin/sdxl-vae-fp16-fix'));
 
-async function rejects(p: Promise<unknown>, re: RegExp): Promise<BadInputError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof BadInputError, `a BadInputError, got ${String(e)}`);
-    assert.equal(e.exitCode, 3);
-    assert.match(e.message, re);
-    assert.ok(!e.message.includes('\n'), 'one line');
-    return e;
-  }
-  assert.fail(`expected a rejection matching ${re}`);
-}
 
 test('resume after a cut connection: the part is kept, the next run continues with Range', async () => {
   const { env, cache } = fresh();

@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { BadInputError } from '../../src/errors.js';
 import { resolveDefaultVaes } from '../../src/hub/default-pair.js';
 import { HubNotCachedError } from '../../src/hub/hub-errors.js';
 import { resolveHubVae } from '../../src/hub/resolve.js';
@@ -18,6 +17,7 @@ import { parseHubSpec } from '../../src/hub/spec.js';
 import { FakeHub, GOOD_TOKEN, UNGRANTED_TOKEN } from './fake-hub.js';
 import { fakeRepos, repoBytes, testEnv } from './repos.js';
 import type { Env } from '../../src/hub/env.js';
+import { rejects } from './rejects.js';
 
 let hub: FakeHub;
 let mirror: FakeHub;
@@ -40,18 +40,6 @@ function fresh(extra: Env = {}, endpoint = hub.endpoint) {
   return t;
 }
 
-async function rejects(p: Promise<unknown>, re: RegExp): Promise<BadInputError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof BadInputError, `a BadInputError, got ${String(e)}`);
-    assert.equal(e.exitCode, 3);
-    assert.match(e.message, re);
-    assert.ok(!e.message.includes('\n'), 'one line');
-    return e;
-  }
-  assert.fail(`expected a rejection matching ${re}`);
-}
 
 const resolve = (spec: string, env: Env, variant?: string) => resolveHubVae(parseHubSpec(spec)!, { env, variant });
 
