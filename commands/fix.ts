@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
 import { existsSync, statSync } from 'node:fs';
 import { UsageError } from '../src/errors.js';
-import { resolveLatents } from '../src/decode.js';
+import { decodeToImages, resolveLatents, splitBatch } from '../src/decode.js';
 import { readImageBatch } from '../src/encode.js';
 import { measure, verify } from '../src/fix/fix.js';
 import { type FixPlan, type Part, planFix } from '../src/fix/plan.js';
@@ -9,8 +9,7 @@ import { fixedVaeFiles, fixedVaeLayout, joinOut, scaledTensors, writesFolder } f
 import { OutputSet } from '../src/io/output-files.js';
 import type { FloatTensor } from '../src/runtime/session.js';
 import { parseSize } from '../src/tensors/latents.js';
-import { VaeRunner } from '../src/vae-runner.js';
-import { loadVae, type LoadedVae } from '../src/weights/load.js';
+import { loadVae } from '../src/weights/load.js';
 import { VaecheckCommand } from './_base.js';
 import { loadVaeFromArg, variantFlag } from './_hub.js';
 
@@ -47,11 +46,11 @@ export default class Fix extends VaecheckCommand {
     for (const p of parts) if (p === 'encoder' ? !vae.arch.hasEncoder : !vae.arch.hasDecoder) throw new UsageError(`${vae.weightsFile} has no ${p}`);
     const size = parseSize(flags.size);
     const latentsOf = (seed: number) => (flags.latents && seed === flags.seed
-      ? flags.latents.flatMap((file) => split(resolveLatents(vae, { file }).raw))
-      : split(resolveLatents(vae, { random: { seed, batch: flags.count, ...size } }).raw));
+      ? flags.latents.flatMap((file) => splitBatch(resolveLatents(vae, { file }).raw))
+      : splitBatch(resolveLatents(vae, { random: { seed, batch: flags.count, ...size } }).raw));
     const calib = latentsOf(flags.seed);
     const heldOut = latentsOf(flags.seed + 1000);
-    const images = async (lat: FloatTensor[], files?: string[]) => (files ? split(await readImageBatch(files)) : decodeImages(vae, lat));
+    const images = async (lat: FloatTensor[], files?: string[]) => (files ? splitBatch(await readImageBatch(files)) : decodeToImages(vae, lat));
 
     // refuse a bad or existing --out before the (long) measurement, not after it
     const folderOut = writesFolder(vae);
@@ -98,25 +97,6 @@ export default class Fix extends VaecheckCommand {
     }
     this.log(`${ok ? 'PASSED' : 'FAILED'} | vaecheck fix | wrote ${flags.out}${ok ? '' : ' (partly fixed: see above)'}`);
     if (!ok) process.exitCode = 1;
-  }
-}
-
-function split(t: FloatTensor): FloatTensor[] {
-  const [n, c, h, w] = t.shape;
-  return Array.from({ length: n }, (_, i) => ({ shape: [1, c, h, w], data: t.data.slice(i * c * h * w, (i + 1) * c * h * w) }));
-}
-
-async function decodeImages(vae: LoadedVae, latents: FloatTensor[]): Promise<FloatTensor[]> {
-  const r = await VaeRunner.create(vae, 'decoder', { precision: 'fp32' });
-  try {
-    const out: FloatTensor[] = [];
-    for (const z of latents) {
-      const img = (await r.run(z)).output;
-      out.push({ shape: img.shape, data: img.data.map((x) => (Number.isNaN(x) ? 0 : Math.max(-1, Math.min(1, x)))) });
-    }
-    return out;
-  } finally {
-    await r.release();
   }
 }
 

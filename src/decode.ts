@@ -64,6 +64,31 @@ export async function decodeLatents(vae: LoadedVae, latents: Latents, opts: Deco
   }
 }
 
+/** Splits an NCHW batch into single-item [1, C, H, W] tensors. */
+export function splitBatch(t: FloatTensor): FloatTensor[] {
+  const [n, c, h, w] = t.shape;
+  const size = c * h * w;
+  return Array.from({ length: n }, (_, i) => ({ shape: [1, c, h, w], data: t.data.slice(i * size, (i + 1) * size) }));
+}
+
+/**
+ * fp32 decodes of raw latents, clamped to [-1, 1] with NaN as 0: in-distribution pictures to feed an
+ * encoder when the user gives none.
+ */
+export async function decodeToImages(vae: LoadedVae, latents: readonly FloatTensor[], device?: Device): Promise<FloatTensor[]> {
+  const runner = await VaeRunner.create(vae, 'decoder', { precision: 'fp32', device });
+  try {
+    const out: FloatTensor[] = [];
+    for (const z of latents) {
+      const img = (await runner.run(z)).output;
+      out.push({ shape: img.shape, data: img.data.map((x) => (Number.isNaN(x) ? 0 : Math.max(-1, Math.min(1, x)))) });
+    }
+    return out;
+  } finally {
+    await runner.release();
+  }
+}
+
 export type TensorFileKind = 'png' | 'npy' | 'safetensors';
 
 /** The kind of file an --out path asks for, from its extension. */

@@ -9,6 +9,7 @@ import type { LayerStats } from './precision/instrument.js';
 import type { Device, FloatTensor } from './runtime/session.js';
 import type { LoadedVae } from './weights/load.js';
 import { type Part, VaeRunner } from './vae-runner.js';
+import { decodeToImages } from './decode.js';
 
 export interface HeadroomRow extends LayerStats {
   /** limit / maxAbs: how many times larger the largest value could get before overflowing */
@@ -85,16 +86,7 @@ export async function nanScanVae(vae: LoadedVae, latents: { raw: FloatTensor; or
   if (opts.parts.includes('decoder')) parts.push((await scanPart(vae, 'decoder', latents.raw, latents.origin, opts)).scan);
   if (opts.parts.includes('encoder')) {
     let input = image;
-    if (!input) {
-      const runner = await VaeRunner.create(vae, 'decoder', { precision: 'fp32', device: opts.device });
-      try {
-        const decoded = (await runner.run(latents.raw, latents.origin)).output;
-        const data = decoded.data.map((x) => (Number.isNaN(x) ? 0 : Math.max(-1, Math.min(1, x))));
-        input = { tensor: { shape: decoded.shape, data }, origin: `fp32 decode of ${latents.origin}` };
-      } finally {
-        await runner.release();
-      }
-    }
+    if (!input) input = { tensor: (await decodeToImages(vae, [latents.raw], opts.device))[0], origin: `fp32 decode of ${latents.origin}` };
     parts.push((await scanPart(vae, 'encoder', input.tensor, input.origin, opts)).scan);
   }
   const layers = parts.flatMap((p) => p.layers);

@@ -76,14 +76,13 @@ export class VaeRunner {
 
   /** Runs on a decoder input (raw latents) or encoder input (image in [-1, 1]); NCHW float32. */
   async run(input: FloatTensor, origin = 'input'): Promise<RunResult> {
-    const [n, c, h, w] = input.shape;
+    const [, c, h, w] = input.shape;
     if (input.shape.length !== 4 || c !== this.inputChannels) {
       throw new BadInputError(origin, `input has shape [${input.shape.join(', ')}], the ${this.part} takes [batch, ${this.inputChannels}, height, width]`);
     }
     if (this.part === 'encoder' && (h % this.spatialFactor !== 0 || w % this.spatialFactor !== 0)) {
       throw new BadInputError(origin, `image size ${h}x${w} is not a multiple of ${this.spatialFactor}; resize it (--size)`);
     }
-    void n;
     // large inputs (1024x1024 images and up) trade the arena's speed for a lower peak: rebuild once
     const latentArea = this.part === 'decoder' ? h * w : (h * w) / this.spatialFactor ** 2;
     if (this.arena && latentArea >= VaeRunner.LOW_MEMORY_LATENT_AREA) {

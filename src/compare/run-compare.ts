@@ -10,7 +10,7 @@ import { BadInputError, UsageError } from '../errors.js';
 import { tensorToRgb8 } from '../images/sharp-io.js';
 import { type MeanStd, meanStd } from '../metrics/summary.js';
 import type { Device } from '../runtime/session.js';
-import { type LatentSource, resolveLatents } from '../decode.js';
+import { type LatentSource, resolveLatents, splitBatch } from '../decode.js';
 import { readImageBatch } from '../encode.js';
 import { type LoadedVae, loadVae } from '../weights/load.js';
 import { VaeRunner } from '../vae-runner.js';
@@ -107,9 +107,7 @@ export function parseVaeArg(arg: string): CompareVae {
 }
 
 function splitItems(t: { shape: number[]; data: Float32Array }): ImageItem[] {
-  const [n, c, h, w] = t.shape;
-  const size = c * h * w;
-  return Array.from({ length: n }, (_, i) => ({ data: t.data.slice(i * size, (i + 1) * size), c, h, w }));
+  return splitBatch(t).map((x) => ({ data: x.data, c: x.shape[1], h: x.shape[2], w: x.shape[3] }));
 }
 
 export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
