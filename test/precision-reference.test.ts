@@ -5,7 +5,8 @@
  * function unscaled) decoding latents-8x8.npy:
  * - the traced layer names and their order are the reference's;
  * - the first non-finite op is the same (up_blocks.2.resnets.0.conv_shortcut for the overflow file,
- *   none for the safe one), with the same NaN / Inf counts;
+ *   none for the safe one), with the same NaN / Inf counts up to the values that lie within a few
+ *   fp16 steps of the overflow threshold (either rounding is correct for those);
  * - per-op max |x| agrees with the reference up to and including the first non-finite op;
  * - bf16 stays finite for both and tracks the reference's bf16 trace;
  * - the fp32 decodes of the pair agree, the fp16 output of the overflow file has the reference's
@@ -115,10 +116,12 @@ for (const file of [OVERFLOW, SAFE]) {
       }
     }
     if (ri !== -1) {
-      assert.equal(got[ri].nan, want[ri].nan, `${want[ri].name}: NaN count`);
-      assert.equal(got[ri].inf, want[ri].inf, `${want[ri].name}: Inf count`);
+      // values within a few fp16 steps of 65520 may round either way (see RefTrace.borderline)
+      const slack = want[ri].borderline;
+      assert.ok(Math.abs(got[ri].nan - want[ri].nan) <= slack, `${want[ri].name}: NaN count ${got[ri].nan}, reference ${want[ri].nan} ± ${slack}`);
+      assert.ok(Math.abs(got[ri].inf - want[ri].inf) <= slack, `${want[ri].name}: Inf count ${got[ri].inf}, reference ${want[ri].inf} ± ${slack}`);
       assert.ok(want[ri].inf > 0, 'the first non-finite op overflows to Inf');
-      t.diagnostic(`first non-finite op ${want[ri].name}: max |x| ${got[ri].maxAbs} (ref ${want[ri].maxAbs}), NaN ${got[ri].nan}, Inf ${got[ri].inf}`);
+      t.diagnostic(`first non-finite op ${want[ri].name}: max |x| ${got[ri].maxAbs} (ref ${want[ri].maxAbs}), NaN ${got[ri].nan} (ref ${want[ri].nan}), Inf ${got[ri].inf} (ref ${want[ri].inf}, ${slack} borderline)`);
     }
     t.diagnostic(`largest relative max |x| difference over ${last + 1} ops: ${worst.toExponential(2)} at ${worstName}`);
   });

@@ -39,4 +39,14 @@ export interface RefTrace {
   maxAbs: number;
   nan: number;
   inf: number;
+  /**
+   * fp16 only: how many values, before rounding, lie within FP16_BORDER_BAND (relative) of the
+   * overflow threshold 65520. Two correct emulations may round these either way (their fp32
+   * accumulation orders differ, and so may an input rounded one fp16 step apart), so an Inf count
+   * is compared up to this many.
+   */
+  borderline: number;
 }
+
+/** Relative half-width of the band around 65520 counted as `borderline`: four fp16 steps (2^-10 each). */
+export const FP16_BORDER_BAND = 4 * 2 ** -10;

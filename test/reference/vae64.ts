@@ -12,7 +12,7 @@
  */
 
 import { roundArray } from './round.js';
-import type { RefConfig, RefPrecision, RefTensor, RefTrace, RefWeights } from './types.js';
+import { FP16_BORDER_BAND, type RefConfig, type RefPrecision, type RefTensor, type RefTrace, type RefWeights } from './types.js';
 
 // ---------------------------------------------------------------------------------------------
 // Small helpers
@@ -32,7 +32,19 @@ function dims4(x: RefTensor, what: string): [number, number, number, number] {
 }
 
 /** Largest finite |x| (0 if none), NaN count and Inf count of a tensor. */
-export function traceOf(name: string, data: Float64Array): RefTrace {
+/** Counts the values whose |x| lies within FP16_BORDER_BAND (relative) of fp16's overflow threshold. */
+function borderlineOf(data: Float64Array): number {
+  const lo = 65520 * (1 - FP16_BORDER_BAND);
+  const hi = 65520 * (1 + FP16_BORDER_BAND);
+  let n = 0;
+  for (let i = 0; i < data.length; i++) {
+    const a = Math.abs(data[i]);
+    if (a >= lo && a <= hi) n++;
+  }
+  return n;
+}
+
+export function traceOf(name: string, data: Float64Array, borderline = 0): RefTrace {
   let maxAbs = 0;
   let nan = 0;
   let inf = 0;
@@ -45,7 +57,7 @@ export function traceOf(name: string, data: Float64Array): RefTrace {
       if (a > maxAbs) maxAbs = a;
     }
   }
-  return { name, maxAbs, nan, inf };
+  return { name, maxAbs, nan, inf, borderline };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -441,8 +453,9 @@ class Ctx {
 
   /** Rounds a freshly computed op output in place (the Cast pair of the graph) and traces it. */
   emit(name: string, t: RefTensor): RefTensor {
+    const borderline = this.precision === 'fp16' ? borderlineOf(t.data) : 0;
     roundArray(t.data, this.precision);
-    this.trace.push(traceOf(name, t.data));
+    this.trace.push(traceOf(name, t.data, borderline));
     return t;
   }
 
