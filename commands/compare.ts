@@ -13,6 +13,7 @@ import { parseSize } from '../src/tensors/latents.js';
 import { VaecheckCommand, asDevice, deviceFlag } from './_base.js';
 import { defaultVaes, resolveVaeTarget, variantFlag } from './_hub.js';
 import { DEFAULT_VAES } from '../src/hub/default-pair.js';
+import { shardFlags, shardFromFlags, shardUnitsLine } from './_shard.js';
 
 export const DEFAULT_MIN_PSNR = 25;
 
@@ -54,6 +55,7 @@ export default class Compare extends VaecheckCommand {
     json: Flags.boolean({ description: 'print report.json to stdout instead of the table' }),
     progress: Flags.boolean({ description: 'progress bars (default: on when stdout is a terminal)', allowNo: true }),
     device: deviceFlag,
+    ...shardFlags,
   };
 
   async run(): Promise<void> {
@@ -69,6 +71,7 @@ export default class Compare extends VaecheckCommand {
     const minPsnr = num('min-psnr', flags['min-psnr']);
     const minSsim = num('min-ssim', flags['min-ssim']);
     if (!flags.out && !flags.json) throw new UsageError('give --out <dir> (or --json to print the report only)');
+    const shard = shardFromFlags(flags, flags.out !== undefined);
 
     let vaes = (flags.vae ?? []).map(parseVaeArg);
     let input: CompareInput;
@@ -112,11 +115,12 @@ export default class Compare extends VaecheckCommand {
     const bars = showProgress ? new ProgressBars() : undefined;
     let result: CompareResult;
     try {
-      result = await runCompare({ vaes, precisions, input: input!, reference, minPsnr, minSsim, device: asDevice(flags.device), variant: flags.variant, onProgress: bars ? (e) => bars.update(e) : undefined });
+      result = await runCompare({ vaes, precisions, input: input!, reference, minPsnr, minSsim, device: asDevice(flags.device), variant: flags.variant, shard, onProgress: bars ? (e) => bars.update(e) : undefined });
     } finally {
       bars?.stop();
     }
     for (const w of result.warnings) this.warnLine(w);
+    if (result.shard) process.stderr.write(shardUnitsLine(result.shard, 'latent(s)'));
     const { files, report } = await compareFiles(result, this.config.version);
     if (flags.out) {
       for (const [rel, bytes] of files) out.add(join(flags.out, rel), bytes);

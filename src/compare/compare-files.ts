@@ -17,7 +17,6 @@ export async function compareFiles(r: CompareResult, vaecheckVersion: string): P
   const files = new Map<string, Uint8Array>();
   const index: CompareFilesIndex = { decoded: {}, pixelmatch: {}, heatmap: {} };
   const refOut = r.outputs.get(r.reference.key)!;
-  const thumbs = new Map<string, Uint8Array>();
   for (const c of r.cells) {
     const out = r.outputs.get(c.key)!;
     index.decoded[c.key] = {};
@@ -32,7 +31,6 @@ export async function compareFiles(r: CompareResult, vaecheckVersion: string): P
       const png = await encodePng(rgb, img.w, img.h);
       files.set(decoded, png);
       index.decoded[c.key][l.id] = decoded;
-      if (i === 0) thumbs.set(c.key, png);
       const pm = `diff/${dir}/${safe(l.id)}-pixelmatch.png`;
       files.set(pm, await encodePng(pixelDiff(tensorToRgb8(ref.data, ref.c, ref.h, ref.w), rgb, img.w, img.h).diff, img.w, img.h, 4));
       index.pixelmatch[c.key][l.id] = pm;
@@ -41,10 +39,27 @@ export async function compareFiles(r: CompareResult, vaecheckVersion: string): P
       index.heatmap[c.key][l.id] = hm;
     }
   }
+  const report = await addReportFiles(files, r, index, { vaecheck: vaecheckVersion, onnxruntime: runtimeVersion(), createdAt: new Date().toISOString() });
+  return { files, report };
+}
+
+/**
+ * Adds matrix.png, report.json, report.md and report.html to `files`, which already holds the decoded
+ * and diff images that `index` names (the matrix and the HTML embed them). Also what vaecheck merge
+ * writes from the joined shards.
+ */
+export async function addReportFiles(files: Map<string, Uint8Array>, r: CompareResult, index: CompareFilesIndex, meta: Parameters<typeof reportObject>[2]): Promise<ReturnType<typeof reportObject>> {
+  // the matrix shows each cell's first latent
+  const thumbs = new Map<string, Uint8Array>();
+  const first = r.latents[0]?.id;
+  for (const c of r.cells) {
+    const png = first === undefined ? undefined : files.get(index.decoded[c.key]?.[first] ?? '');
+    if (png) thumbs.set(c.key, png);
+  }
   files.set('matrix.png', await matrixPng(r, thumbs));
-  const report = reportObject(r, index, { vaecheck: vaecheckVersion, onnxruntime: runtimeVersion(), createdAt: new Date().toISOString() });
+  const report = reportObject(r, index, meta);
   files.set('report.json', new TextEncoder().encode(JSON.stringify(report, nonFiniteAsString, 2) + '\n'));
   files.set('report.md', new TextEncoder().encode(toMarkdown(r, index)));
   files.set('report.html', new TextEncoder().encode(toHtml(r, index, files)));
-  return { files, report };
+  return report;
 }

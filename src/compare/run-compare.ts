@@ -16,6 +16,12 @@ import { type LoadedVae, loadVae } from '../weights/load.js';
 import { VaeRunner } from '../vae-runner.js';
 import { isHubSpec, parseHubSpec, specLabel } from '../hub/spec.js';
 import { type ImageItem, type ItemMetrics, itemMetrics } from './cell-metrics.js';
+import { cellStatistics } from './cell-summary.js';
+import { readFileSync } from 'node:fs';
+import { sha256File } from '../io/sha256.js';
+import { unitsOfShard } from '../shard/rendezvous.js';
+import { InputsFingerprint, type ShardRecord, shardRecord } from '../shard/shard-record.js';
+import type { ShardSpec } from '../shard/shard-spec.js';
 
 export interface CompareVae {
   label: string;
@@ -49,6 +55,8 @@ export interface CompareOptions {
   /** weights variant of diffusers folders, e.g. 'fp16' */
   variant?: string;
   onProgress?: (e: CompareProgress) => void;
+  /** run only this shard's latents (or images), chosen by rendezvous hashing of their ids */
+  shard?: ShardSpec;
 }
 
 export interface ItemResult extends ItemMetrics {
@@ -94,6 +102,8 @@ export interface CompareResult {
   /** the input images, for image inputs */
   inputImages?: ImageItem[];
   seconds: { total: number; weights: number; encode: number };
+  /** set for a sharded run: which shard, its units and what identifies the run (for vaecheck merge) */
+  shard?: ShardRecord;
 }
 
 export const cellKey = (vae: string, precision: Precision) => `${vae}@${precision}`;
@@ -144,6 +154,7 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
   const latents: LatentInfo[] = [];
   const rawPerVae = new Map<string, ImageItem[]>();
   let inputImages: ImageItem[] | undefined;
+  let shardInputs: { allUnits: string[]; inputsSha256: string } | undefined;
   if (opts.input.kind === 'latents') {
     for (const [label, vae] of loaded) {
       const items: ImageItem[] = [];
@@ -162,22 +173,53 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
   } else {
     // images: encoded once, by the first VAE at fp32; the images are a second reference
     if (!first.arch.hasEncoder) throw new BadInputError(first.weightsFile, 'has no encoder: --image needs the first VAE to encode');
-    const batch = await readImageBatch(opts.input.files, opts.input.size);
-    inputImages = splitItems(batch);
-    const enc = await VaeRunner.create(first, 'encoder', { precision: 'fp32', device: opts.device });
-    try {
-      const mean = (await enc.run(batch, opts.input.files.join(', '))).output;
-      const items = splitItems(mean);
-      for (const label of loaded.keys()) rawPerVae.set(label, items);
-      opts.input.files.forEach((f, i) => latents.push({ id: basename(f).replace(/\.[^.]+$/, ''), origin: `${f} encoded by ${opts.vaes[0].label}@fp32`, shape: [1, ...mean.shape.slice(1)] }));
-    } finally {
-      await enc.release();
+    const imageId = (f: string) => basename(f).replace(/\.[^.]+$/, '');
+    let files = opts.input.files;
+    if (opts.shard) {
+      // a shard reads and encodes only its own images; every image's bytes go into the inputs fingerprint
+      const fingerprint = new InputsFingerprint();
+      fingerprint.add(`size=${opts.input.size ? `${opts.input.size.height}x${opts.input.size.width}` : 'as is'}`, new Uint8Array(0));
+      for (const f of files) fingerprint.add(imageId(f), readImageBytes(f));
+      const allIds = files.map(imageId);
+      const dup = allIds.find((l, i) => allIds.indexOf(l) !== i);
+      if (dup) throw new UsageError(`two latents are named ${JSON.stringify(dup)}; give files distinct names`);
+      shardInputs = { allUnits: allIds, inputsSha256: fingerprint.digest() };
+      const mine = new Set(unitsOfShard(allIds, opts.shard));
+      files = files.filter((f) => mine.has(imageId(f)));
+    }
+    if (files.length > 0) {
+      const batch = await readImageBatch(files, opts.input.size);
+      inputImages = splitItems(batch);
+      const enc = await VaeRunner.create(first, 'encoder', { precision: 'fp32', device: opts.device });
+      try {
+        const mean = (await enc.run(batch, files.join(', '))).output;
+        const items = splitItems(mean);
+        for (const label of loaded.keys()) rawPerVae.set(label, items);
+        files.forEach((f) => latents.push({ id: imageId(f), origin: `${f} encoded by ${opts.vaes[0].label}@fp32`, shape: [1, ...mean.shape.slice(1)] }));
+      } finally {
+        await enc.release();
+      }
+    } else {
+      inputImages = [];
+      for (const label of loaded.keys()) rawPerVae.set(label, []);
     }
   }
   const tEncode = performance.now();
   const ids = latents.map((l) => l.id);
   const dupId = ids.find((l, i) => ids.indexOf(l) !== i);
   if (dupId) throw new UsageError(`two latents are named ${JSON.stringify(dupId)}; give files distinct names`);
+  if (opts.shard && opts.input.kind === 'latents') {
+    // every latent is read (cheap) so the fingerprint covers the whole run; only this shard's are decoded
+    const fingerprint = new InputsFingerprint();
+    rawPerVae.get(opts.vaes[0].label)!.forEach((it, i) => fingerprint.add(latents[i].id, it.data));
+    shardInputs = { allUnits: ids, inputsSha256: fingerprint.digest() };
+    const mine = new Set(unitsOfShard(ids, opts.shard));
+    const keep = latents.map((l) => mine.has(l.id));
+    for (const [label, items] of rawPerVae) rawPerVae.set(label, items.filter((_, i) => keep[i]));
+    const kept = latents.filter((_, i) => keep[i]);
+    latents.length = 0;
+    latents.push(...kept);
+  }
 
   // decode every cell (the reference too, even when its precision is not a column)
   const cellsToRun: { vae: string; precision: Precision }[] = [];
@@ -189,6 +231,12 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
   for (const c of cellsToRun) {
     const key = cellKey(c.vae, c.precision);
     const items = rawPerVae.get(c.vae)!;
+    if (items.length === 0) {
+      // a shard without latents: nothing to decode, no graph to build
+      seconds.set(key, { graph: 0, decode: 0 });
+      outputs.set(key, []);
+      continue;
+    }
     progress({ cell: key, stage: 'graph', done: 0, total: items.length });
     const g0 = performance.now();
     const runner = await VaeRunner.create(loaded.get(c.vae)!, 'decoder', { precision: c.precision, device: opts.device });
@@ -225,24 +273,31 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
         if (inputImages) r.psnrVsImage = itemMetrics(inputImages[i], img).psnr;
         return r;
       });
-      const reasons = [...new Set(items.flatMap((it) => it.reasons.map((r) => (items.length > 1 ? `${it.latent}: ${r}` : r))))];
+      const { psnr, ssim, psnrVsImage, nonFiniteFraction, pass, reasons } = cellStatistics(items);
       cells.push({
         vae: v.label,
         precision: p,
         key,
         isReference: key === refKey,
         items,
-        psnr: meanStd(items.map((i) => i.psnr)),
-        ssim: meanStd(items.map((i) => i.ssim)),
-        ...(inputImages ? { psnrVsImage: meanStd(items.map((i) => i.psnrVsImage!)) } : {}),
-        nonFiniteFraction: items.reduce((a, i) => a + i.nan + i.inf, 0) / items.reduce((a, i) => a + i.total, 0),
-        pass: reasons.length === 0,
+        psnr,
+        ssim,
+        ...(inputImages ? { psnrVsImage: psnrVsImage ?? meanStd([]) } : {}),
+        nonFiniteFraction,
+        pass,
         reasons,
         seconds: seconds.get(key)!,
       });
     }
   }
+  let shard: ShardRecord | undefined;
+  if (opts.shard) {
+    const weights: Record<string, string> = {};
+    for (const [label, vae] of loaded) weights[label] = await sha256File(vae.weightsFile);
+    shard = shardRecord(opts.shard, shardInputs!.allUnits, shardInputs!.inputsSha256, { weightsSha256: weights, input: opts.input.kind, device: opts.device ?? 'cpu' });
+  }
   return {
+    ...(shard ? { shard } : {}),
     vaes: opts.vaes.map((v) => {
       const l = loaded.get(v.label)!;
       return { label: v.label, source: l.source, weightsFile: l.weightsFile, naming: l.naming, storageDtype: l.storageDtype };
@@ -257,4 +312,12 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
     inputImages,
     seconds: { total: (performance.now() - t0) / 1000, weights: (tWeights - t0) / 1000, encode: (tEncode - tWeights) / 1000 },
   };
+}
+
+function readImageBytes(file: string): Uint8Array {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new BadInputError(file, `cannot read image (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
 }

@@ -55,6 +55,8 @@ export function reportObject(r: CompareResult, files: CompareFilesIndex, meta: {
       })),
     })),
     seconds: r.seconds,
+    // only in a shard's report: what vaecheck merge needs to join the shards
+    ...(r.shard ? { shard: r.shard } : {}),
   };
 }
 
