@@ -8,6 +8,7 @@ import { OutputSet } from '../src/io/output-files.js';
 import { parseSize } from '../src/tensors/latents.js';
 import { VaecheckCommand } from './_base.js';
 import { loadVaeFromArg, variantFlag } from './_hub.js';
+import { shardFlags, shardFromFlags, shardUnitsLine } from './_shard.js';
 
 export default class Baseline extends VaecheckCommand {
   static summary = 'Record reference decodes (lossless float32) and a manifest for vaecheck gate';
@@ -27,6 +28,7 @@ export default class Baseline extends VaecheckCommand {
     batch: Flags.integer({ description: 'how many random latents', default: 1, min: 1 }),
     unscaled: Flags.boolean({ description: 'latent files are raw encoder outputs' }),
     force: Flags.boolean({ description: 'replace an existing baseline' }),
+    ...shardFlags,
   };
 
   async run(): Promise<void> {
@@ -34,13 +36,15 @@ export default class Baseline extends VaecheckCommand {
     const precisions = flags.precision.split(',').map((s) => s.trim()) as Precision[];
     for (const p of precisions) if (!PRECISIONS.includes(p)) throw new UsageError(`--precision: ${JSON.stringify(p)} is not one of ${PRECISIONS.join(', ')}`);
     if (flags.latents && flags.random) throw new UsageError('give either --latents or --random, not both');
+    const shard = shardFromFlags(flags, true);
     if (!flags.force && existsSync(join(flags.out, 'manifest.json'))) throw new UsageError(`${flags.out} already holds a baseline; pass --force to replace it`);
     const sources = flags.latents
       ? flags.latents.map((file) => ({ file, unscaled: flags.unscaled }))
       : [{ random: { seed: flags.seed, batch: flags.batch, ...parseSize(flags.size) } }];
     const vae = await loadVaeFromArg(flags.vae, flags.variant);
-    const { files, manifest, warnings } = await makeBaseline(vae, sources, precisions, this.config.version);
+    const { files, manifest, warnings } = await makeBaseline(vae, sources, precisions, this.config.version, shard);
     for (const w of warnings) this.warnLine(w);
+    if (manifest.shard) process.stderr.write(shardUnitsLine(manifest.shard, 'latent(s)'));
     const out = new OutputSet(true);
     // the manifest is renamed into place last: a baseline is only complete once it is there
     const ordered = [...files.keys()].sort((a, b) => Number(a === 'manifest.json') - Number(b === 'manifest.json'));

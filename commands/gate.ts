@@ -11,6 +11,8 @@ import { gateJunit } from '../src/report/junit.js';
 import { nonFiniteAsString } from '../src/report/compare-report.js';
 import { VaecheckCommand, asDevice, deviceFlag } from './_base.js';
 import { loadVaeFromArg, variantFlag } from './_hub.js';
+import { shardFlags, shardFromFlags, shardUnitsLine } from './_shard.js';
+import { join } from 'node:path';
 
 export default class Gate extends VaecheckCommand {
   static summary = 'Fail a CI build when a VAE\'s decode drifts from its baseline or turns non-finite';
@@ -32,10 +34,12 @@ export default class Gate extends VaecheckCommand {
     'max-nan': Flags.string({ description: 'largest allowed NaN/Inf fraction of a decode, e.g. 0.001 or 0.1% (default 0)' }),
     'max-mismatch': Flags.string({ description: `largest allowed pixelmatch mismatch, e.g. 1% (default ${GATE_DEFAULTS.maxMismatch}%)` }),
     junit: Flags.string({ description: 'write JUnit XML here' }),
+    out: Flags.string({ description: 'folder for gate.json (what --json prints) and junit.xml; with --shard, what vaecheck merge joins' }),
     json: Flags.boolean({ description: 'print the result as JSON' }),
     force: Flags.boolean({ description: 'overwrite an existing --junit file' }),
     device: deviceFlag,
     variant: variantFlag,
+    ...shardFlags,
   };
 
   async run(): Promise<void> {
@@ -59,17 +63,23 @@ export default class Gate extends VaecheckCommand {
     const precision = (flags.precision ?? cfg?.precision ?? 'fp32') as Precision;
     if (!PRECISIONS.includes(precision)) throw new UsageError(`precision ${JSON.stringify(precision)} (from ${cfg?.source}) is not one of ${PRECISIONS.join(', ')}`);
     const out = new OutputSet(flags.force);
+    const shard = shardFromFlags(flags, flags.out !== undefined);
     // the report's folder is created when missing (reports/ in a fresh CI checkout)
     if (flags.junit) out.check(flags.junit, true);
+    if (flags.out) for (const f of ['gate.json', 'junit.xml']) out.check(join(flags.out, f), true);
     const baseline = readBaseline(flags.baseline);
     const candidate = await loadVaeFromArg(flags.vae, flags.variant);
     const t0 = performance.now();
-    const result = await runGate(baseline, candidate, precision, thresholds, asDevice(flags.device));
+    const result = await runGate(baseline, candidate, precision, thresholds, asDevice(flags.device), shard ? { spec: shard, vaecheck: this.config.version } : undefined);
     const seconds = (performance.now() - t0) / 1000;
-    if (flags.junit) {
-      out.add(flags.junit, gateJunit(result, seconds));
-      out.commit();
+    if (result.shard) process.stderr.write(shardUnitsLine(result.shard, 'latent(s)'));
+    const json = JSON.stringify({ schema: 'vaecheck.gate/1', ...result, seconds }, nonFiniteAsString, 2);
+    if (flags.junit) out.add(flags.junit, gateJunit(result, seconds));
+    if (flags.out) {
+      out.add(join(flags.out, 'gate.json'), `${json}\n`);
+      out.add(join(flags.out, 'junit.xml'), gateJunit(result, seconds));
     }
+    out.commit();
     if (process.env.GITHUB_ACTIONS === 'true') {
       if (process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, gateSummaryMarkdown(result));
       // the runner reads workflow commands from stdout and stderr; with --json, stdout stays pure JSON
@@ -78,7 +88,7 @@ export default class Gate extends VaecheckCommand {
         else this.log(line);
       }
     }
-    if (flags.json) this.log(JSON.stringify({ schema: 'vaecheck.gate/1', ...result, seconds }, nonFiniteAsString, 2));
+    if (flags.json) this.log(json);
     else {
       for (const c of result.cases) {
         this.log(caseLine(c));

@@ -16,6 +16,9 @@ import { encodeNpy, parseNpy } from '../tensors/npy.js';
 import { type LatentSource, resolveLatents } from '../decode.js';
 import type { LoadedVae } from '../weights/load.js';
 import { VaeRunner } from '../vae-runner.js';
+import { unitsOfShard } from '../shard/rendezvous.js';
+import { InputsFingerprint, type ShardRecord, shardRecord } from '../shard/shard-record.js';
+import type { ShardSpec } from '../shard/shard-spec.js';
 
 export const BASELINE_SCHEMA = 'vaecheck.baseline/1';
 
@@ -43,13 +46,15 @@ export interface BaselineManifest {
   cases: BaselineCase[];
   /** relative path -> sha256 of every file in the baseline */
   files: Record<string, string>;
+  /** only in a shard's manifest (baseline --shard i/n): what vaecheck merge needs to join the shards */
+  shard?: ShardRecord;
 }
 
 /** Decodes the latents at each precision and returns the baseline's files (relative path -> bytes). */
-export async function makeBaseline(vae: LoadedVae, sources: LatentSource[], precisions: Precision[], vaecheckVersion: string): Promise<{ files: Map<string, Uint8Array>; manifest: BaselineManifest; warnings: string[] }> {
+export async function makeBaseline(vae: LoadedVae, sources: LatentSource[], precisions: Precision[], vaecheckVersion: string, shard?: ShardSpec): Promise<{ files: Map<string, Uint8Array>; manifest: BaselineManifest; warnings: string[] }> {
   const files = new Map<string, Uint8Array>();
   const latents: BaselineManifest['latents'] = [];
-  const items: { id: string; raw: FloatTensor }[] = [];
+  let items: { id: string; raw: FloatTensor }[] = [];
   const warnings: string[] = [];
   for (const src of sources) {
     const l = resolveLatents(vae, src);
@@ -66,8 +71,25 @@ export async function makeBaseline(vae: LoadedVae, sources: LatentSource[], prec
       items.push({ id, raw });
     }
   }
+  let record: ShardRecord | undefined;
+  if (shard) {
+    // every latent is read (cheap) so the fingerprint covers the whole run; only this shard's are decoded and written
+    const fingerprint = new InputsFingerprint();
+    for (const it of items) fingerprint.add(it.id, it.raw.data);
+    const allUnits = items.map((it) => it.id);
+    const mine = new Set(unitsOfShard(allUnits, shard));
+    items = items.filter((it) => mine.has(it.id));
+    for (let i = latents.length - 1; i >= 0; i--) {
+      if (!mine.has(latents[i].id)) {
+        files.delete(latents[i].file);
+        latents.splice(i, 1);
+      }
+    }
+    record = shardRecord(shard, allUnits, fingerprint.digest(), {});
+  }
   const cases: BaselineCase[] = [];
   for (const precision of precisions) {
+    if (items.length === 0) break;
     const runner = await VaeRunner.create(vae, 'decoder', { precision });
     try {
       for (const it of items) {
@@ -94,6 +116,7 @@ export async function makeBaseline(vae: LoadedVae, sources: LatentSource[], prec
     precisions,
     cases,
     files: Object.fromEntries([...files].map(([p, b]) => [p, sha256Bytes(b)])),
+    ...(record ? { shard: record } : {}),
   };
   files.set('manifest.json', new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'));
   return { files, manifest, warnings };
@@ -117,6 +140,10 @@ export function readBaseline(dir: string): LoadedBaseline {
     throw new BadInputError(mpath, code === 'ENOENT' ? 'no baseline here (manifest.json not found); record one with vaecheck baseline' : `manifest is not valid JSON (${(e as Error).message.slice(0, 80)})`);
   }
   if (manifest?.schema !== BASELINE_SCHEMA) throw new BadInputError(mpath, `not a vaecheck baseline manifest (schema ${JSON.stringify(manifest?.schema)}, expected ${BASELINE_SCHEMA})`);
+  if (manifest.shard) {
+    const sh = manifest.shard as Partial<ShardRecord>;
+    throw new BadInputError(mpath, `is shard ${sh.index}/${sh.total} of a baseline, not a whole one: join all shards with vaecheck merge <shard folders…> --out <baseline>`);
+  }
   if (!Array.isArray(manifest.cases) || !Array.isArray(manifest.latents) || !Array.isArray(manifest.precisions) || typeof manifest.files !== 'object' || manifest.files === null) {
     throw new BadInputError(mpath, 'manifest lacks cases, latents, precisions or files');
   }

@@ -11,6 +11,10 @@ import type { LoadedVae } from '../weights/load.js';
 import { VaeRunner } from '../vae-runner.js';
 import type { LoadedBaseline } from './baseline.js';
 import type { GateThresholds } from './config.js';
+import { sha256File } from '../io/sha256.js';
+import { unitsOfShard } from '../shard/rendezvous.js';
+import { InputsFingerprint, type ShardRecord, shardRecord } from '../shard/shard-record.js';
+import type { ShardSpec } from '../shard/shard-spec.js';
 
 export interface GateCase extends ItemMetrics {
   /** `<latent>@<precision>` */
@@ -29,19 +33,39 @@ export interface GateResult {
   thresholds: GateThresholds;
   cases: GateCase[];
   pass: boolean;
+  /** set for a sharded gate (--shard i/n): which shard, its latents and what identifies the run, for vaecheck merge */
+  shard?: ShardRecord;
+}
+
+/** Options of a sharded gate: which shard, and the version that goes into its record. */
+export interface GateShard {
+  spec: ShardSpec;
+  vaecheck: string;
 }
 
 /**
  * Each case compares with the baseline decode at the same precision when the baseline has one,
  * otherwise with its first recorded precision (normally fp32).
  */
-export async function runGate(baseline: LoadedBaseline, candidate: LoadedVae, precision: Precision, thresholds: GateThresholds, device?: Device): Promise<GateResult> {
+export async function runGate(baseline: LoadedBaseline, candidate: LoadedVae, precision: Precision, thresholds: GateThresholds, device?: Device, shard?: GateShard): Promise<GateResult> {
   const m = baseline.manifest;
   const refPrecision = m.precisions.includes(precision) ? precision : m.precisions[0];
-  const runner = await VaeRunner.create(candidate, 'decoder', { precision, device });
+  let latents = m.latents;
+  let record: ShardRecord | undefined;
+  if (shard) {
+    // the baseline is identified by its manifest's file hashes (which cover every latent and decode)
+    const fingerprint = new InputsFingerprint();
+    for (const [path, sha] of Object.entries(m.files)) fingerprint.add(path, new TextEncoder().encode(sha));
+    const allUnits = m.latents.map((l) => l.id);
+    const mine = new Set(unitsOfShard(allUnits, shard.spec));
+    latents = m.latents.filter((l) => mine.has(l.id));
+    record = shardRecord(shard.spec, allUnits, fingerprint.digest(), { vaecheck: shard.vaecheck, candidateSha256: await sha256File(candidate.weightsFile), device: device ?? 'cpu' });
+  }
   const cases: GateCase[] = [];
+  if (latents.length === 0) return { candidate: candidate.source, precision, thresholds, cases, pass: true, ...(record ? { shard: record } : {}) };
+  const runner = await VaeRunner.create(candidate, 'decoder', { precision, device });
   try {
-    for (const l of m.latents) {
+    for (const l of latents) {
       const raw = baseline.latents.get(l.id)!;
       const out = (await runner.run(raw, `${baseline.dir}/${l.file}`)).output;
       const against = `${l.id}@${refPrecision}`;
@@ -67,7 +91,7 @@ export async function runGate(baseline: LoadedBaseline, candidate: LoadedVae, pr
   } finally {
     await runner.release();
   }
-  return { candidate: candidate.source, precision, thresholds, cases, pass: cases.every((c) => c.pass) };
+  return { candidate: candidate.source, precision, thresholds, cases, pass: cases.every((c) => c.pass), ...(record ? { shard: record } : {}) };
 }
 
 export function fmt(x: number): string {
