@@ -37,6 +37,7 @@ export default class Merge extends VaecheckCommand {
     const { argv, flags } = await this.parse(Merge);
     const dirs = argv as string[];
     const kind: ShardKind = detectShardKind(dirs);
+    if (flags.junit && kind !== 'gate') throw new UsageError('--junit goes with gate shards (compare, baseline and nan-scan write no JUnit)');
     const out = new OutputSet(flags.force);
     let ok: boolean;
     let json: string;
@@ -80,7 +81,6 @@ export default class Merge extends VaecheckCommand {
       json = new TextDecoder().decode(files.get('nan-scan.json'));
       lines.push(...m.lines);
     }
-    if (flags.junit && kind !== 'gate') throw new UsageError('--junit goes with gate shards (compare, baseline and nan-scan write no JUnit)');
     for (const rel of files.keys()) out.check(join(flags.out, rel), true);
     // a baseline is complete only once its manifest is there: it is renamed into place last
     const ordered = [...files.keys()].sort((a, b) => Number(a === 'manifest.json') - Number(b === 'manifest.json'));

@@ -16,6 +16,12 @@ import { DEMO_PHOTOS, demoDir, demoInput } from '../src/compare/demo.js';
 import { DEFAULT_VAES } from '../src/hub/default-pair.js';
 import { VaecheckCommand, asDevice, asPrecision, deviceFlag, latentFlags, latentSource, precisionFlag } from './_base.js';
 import { type VaeTarget, defaultVaes, loadTarget, resolveVaeTarget, variantFlag } from './_hub.js';
+import { shardFlags, shardFromFlags, shardUnitsLine } from './_shard.js';
+import { basename } from 'node:path';
+import { sha256File } from '../src/io/sha256.js';
+import { latentUnitIds, shardOfBatch } from '../src/shard/latent-units.js';
+import { type ShardRecord, shardRecord } from '../src/shard/shard-record.js';
+import { NAN_SCAN_SCHEMA } from '../src/merge/merge-nan-scan.js';
 
 export default class NanScan extends VaecheckCommand {
   static summary = 'Find where a VAE overflows: the first op that turns non-finite, and the ops with the least headroom';
@@ -44,8 +50,10 @@ export default class NanScan extends VaecheckCommand {
     plot: Flags.string({ description: 'write the activation-magnitude plot (.svg or .png)' }),
     force: Flags.boolean({ description: 'overwrite an existing --plot file' }),
     json: Flags.boolean({ description: 'print the results as JSON' }),
+    out: Flags.string({ description: 'folder for nan-scan.json (what --json prints); with --shard, what vaecheck merge joins' }),
     device: deviceFlag,
     ...latentFlags,
+    ...shardFlags,
   };
 
   async run(): Promise<void> {
@@ -58,6 +66,9 @@ export default class NanScan extends VaecheckCommand {
       out.check(flags.plot);
     }
     if (flags.demo && flags.vae) throw new UsageError('--demo brings its own VAEs; drop --vae (or --demo)');
+    const shard = shardFromFlags(flags, flags.out !== undefined);
+    if (shard && flags.image) throw new UsageError('--shard splits the latents; with --image the encoder scans the images as one batch: drop --shard or --image');
+    if (flags.out) out.check(join(flags.out, 'nan-scan.json'), true);
     const src = latentSource(flags);
     if (flags.demo && !src.file && !src.random) src.file = join(demoDir(), `${DEMO_PHOTOS[0]}.npy`);
     if (!src.file && !src.random) src.random = { seed: flags.seed, batch: flags.batch, ...parseSize(flags.size) };
@@ -69,21 +80,38 @@ export default class NanScan extends VaecheckCommand {
     if (flags.vae) for (const arg of flags.vae) targets.push(await resolveVaeTarget(arg, flags.variant));
     else if (flags.demo) targets.push(...demoInput().vaes.map((v) => ({ path: v.path, label: v.label })));
     else targets.push(...(await defaultVaes(flags.variant)).map((d) => ({ path: d.path, label: d.label, source: d.spec })));
+    let record: ShardRecord | undefined;
+    const weightsSha256: Record<string, string> = {};
     for (const t of targets) {
       const vae = loadTarget(t, flags.variant);
       const latents = resolveLatents(vae, src);
       latentOrigin = latents.origin;
       for (const w of latents.warnings) this.warnLine(w);
+      if (shard) {
+        // units: the batch's items, named as compare names them; every VAE scans the same share
+        const ids = latentUnitIds(src.file ? basename(src.file).replace(/\.(npy|safetensors)$/i, '') : `random-${src.random!.seed}`, latents.raw.shape[0]);
+        const mine = shardOfBatch(latents.raw, ids, shard);
+        weightsSha256[vae.label] = await sha256File(vae.weightsFile);
+        record = shardRecord(shard, mine.allUnits, mine.inputsSha256, { vaecheck: this.config.version, weightsSha256, device: flags.device, parts, top: flags.top });
+        if (mine.units.length === 0) {
+          scans.push({ label: vae.label, source: vae.source, finite: true, firstNonFinite: null, parts: [], layers: [] });
+          continue;
+        }
+        latents.raw = mine.raw;
+      }
       scans.push(await nanScanVae(vae, latents, { precision, parts, device: asDevice(flags.device), top: flags.top }, image));
     }
+    if (record) process.stderr.write(shardUnitsLine(record, 'latent(s)'));
     if (flags.plot) {
       const svg = await activationPlotSvg(scans.map((s) => ({ label: s.label, layers: s.layers })), MAX_FINITE[precision], precision);
       out.add(flags.plot, extname(flags.plot).toLowerCase() === '.png' ? await svgToPng(svg) : svg);
-      out.commit();
     }
     const failed = scans.some((s) => !s.finite);
+    const json = JSON.stringify({ schema: NAN_SCAN_SCHEMA, precision, limit: MAX_FINITE[precision], latents: latentOrigin, ok: !failed, vaes: scans, ...(record ? { shard: record } : {}) }, jsonNumbers, 2);
+    if (flags.out) out.add(join(flags.out, 'nan-scan.json'), `${json}\n`);
+    out.commit();
     if (flags.json) {
-      this.log(JSON.stringify({ schema: 'vaecheck.nan-scan/1', precision, limit: MAX_FINITE[precision], latents: latentOrigin, ok: !failed, vaes: scans }, jsonNumbers, 2));
+      this.log(json);
     } else this.render(scans, precision, latentOrigin);
     if (failed) process.exitCode = 1;
   }
