@@ -1,11 +1,14 @@
 /**
  * What every vaecheck command shares: one-line errors with the documented exit codes (0 ok,
  * 1 check failed, 2 usage, 3 bad input, 4 internal error), no stack trace unless DEBUG is set,
- * temporary files removed on Ctrl-C, and the flags for choosing latents.
+ * temporary files removed on Ctrl-C (and those of killed runs at start), every printed line guarded
+ * against GitHub workflow-command injection, and the flags for choosing latents.
  */
 import { Command, Flags } from '@oclif/core';
 import { EXIT, VaecheckError } from '../src/errors.js';
 import { removePendingTemporaries } from '../src/io/output-files.js';
+import { removeStaleTempFolders } from '../src/io/temp-folders.js';
+import { guardLines, logText } from '../src/ci-text.js';
 import { PRECISIONS, type Precision } from '../src/dtype.js';
 import { DEVICES, type Device } from '../src/runtime/session.js';
 import type { LatentSource } from '../src/decode.js';
@@ -18,6 +21,7 @@ export abstract class VaecheckCommand extends Command {
     await super.init();
     if (!signalsInstalled) {
       signalsInstalled = true;
+      removeStaleTempFolders();
       for (const sig of ['SIGINT', 'SIGTERM'] as const) {
         process.once(sig, () => {
           removePendingTemporaries();
@@ -27,15 +31,26 @@ export abstract class VaecheckCommand extends Command {
     }
   }
 
+  /** Every stdout line is guarded: a name from a file can never start a CI workflow command. */
+  log(message = '', ...args: unknown[]): void {
+    super.log(guardLines(message), ...args);
+  }
+
+  /** The one way to print a workflow command on purpose (the gate's ::error annotations). */
+  workflowCommand(line: string, toStderr: boolean): void {
+    if (toStderr) process.stderr.write(`${line}\n`);
+    else super.log(line);
+  }
+
   /** Warnings go to stderr so stdout stays parseable. */
   warnLine(message: string): void {
-    process.stderr.write(`vaecheck: warning: ${message}\n`);
+    process.stderr.write(`vaecheck: warning: ${logText(oneLine(message))}\n`);
   }
 
   async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
     removePendingTemporaries();
     if (err instanceof VaecheckError) {
-      process.stderr.write(`vaecheck: error: ${oneLine(err.message)}\n`);
+      process.stderr.write(`vaecheck: error: ${logText(oneLine(err.message))}\n`);
       if (process.env.DEBUG && err.stack) process.stderr.write(`${err.stack}\n`);
       process.exitCode = err.exitCode;
       return;
@@ -43,12 +58,12 @@ export abstract class VaecheckCommand extends Command {
     // oclif's own parse errors (unknown flag, missing argument) are usage errors: exit 2
     if (err.oclif?.exit !== undefined) {
       if (err.oclif.exit === 0) return;
-      process.stderr.write(`vaecheck: error: ${oclifMessage(err.message)}\n`);
+      process.stderr.write(`vaecheck: error: ${logText(oclifMessage(err.message))}\n`);
       if (process.env.DEBUG && err.stack) process.stderr.write(`${err.stack}\n`);
       process.exitCode = err.oclif.exit === 2 || err.oclif.exit === 1 ? EXIT.usage : err.oclif.exit;
       return;
     }
-    process.stderr.write(`vaecheck: internal error: ${oneLine(err.message)}${process.env.DEBUG ? '' : ' (set DEBUG=1 for the stack trace)'}\n`);
+    process.stderr.write(`vaecheck: internal error: ${logText(oneLine(err.message))}${process.env.DEBUG ? '' : ' (set DEBUG=1 for the stack trace)'}\n`);
     if (process.env.DEBUG && err.stack) process.stderr.write(`${err.stack}\n`);
     process.exitCode = EXIT.internal;
     return;

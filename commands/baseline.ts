@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { PRECISIONS, type Precision } from '../src/dtype.js';
 import { UsageError } from '../src/errors.js';
-import { makeBaseline } from '../src/gate/baseline.js';
+import { baselineFiles, makeBaseline } from '../src/gate/baseline.js';
 import { OutputSet } from '../src/io/output-files.js';
 import { parseSize } from '../src/tensors/latents.js';
 import { VaecheckCommand } from './_base.js';
@@ -14,7 +14,7 @@ export default class Baseline extends VaecheckCommand {
   static summary = 'Record reference decodes (lossless float32) and a manifest for vaecheck gate';
   static description =
     'Writes <out>/manifest.json (VAE sha256, every file\'s sha256, precisions, versions, metrics), <out>/latents/*.npy and <out>/decoded/<latent>@<precision>.npy. ' +
-    'Refuses to replace an existing baseline without --force; the files are written to temporaries and renamed at the end, manifest last.';
+    'Refuses to replace an existing baseline without --force, and a folder holding anything else (or an input) even with it; the folder is written beside its target and swapped in whole at the end.';
   static examples = ['<%= config.bin %> baseline --vae vae/ --random --seed 1 --size 64x64 --batch 2 --out vae-baseline/'];
   static flags = {
     vae: Flags.string({ description: 'the reference VAE: .safetensors file, diffusers folder or Hugging Face Hub repo (owner/name, hf:owner/name[@revision][/subfolder])', required: true }),
@@ -38,6 +38,10 @@ export default class Baseline extends VaecheckCommand {
     if (flags.latents && flags.random) throw new UsageError('give either --latents or --random, not both');
     const shard = shardFromFlags(flags, true);
     if (!flags.force && existsSync(join(flags.out, 'manifest.json'))) throw new UsageError(`${flags.out} already holds a baseline; pass --force to replace it`);
+    // the whole folder is one output: refused when it holds anything but an earlier baseline (or an
+    // input), locked against a second run, and swapped in whole at the end
+    const out = OutputSet.folder(flags.out, { force: flags.force, owned: baselineFiles, inputs: [...(flags.latents ?? []), flags.vae], what: 'baseline' });
+    out.check(join(flags.out, 'manifest.json'));
     const sources = flags.latents
       ? flags.latents.map((file) => ({ file, unscaled: flags.unscaled }))
       : [{ random: { seed: flags.seed, batch: flags.batch, ...parseSize(flags.size) } }];
@@ -45,10 +49,7 @@ export default class Baseline extends VaecheckCommand {
     const { files, manifest, warnings } = await makeBaseline(vae, sources, precisions, this.config.version, shard);
     for (const w of warnings) this.warnLine(w);
     if (manifest.shard) process.stderr.write(shardUnitsLine(manifest.shard, 'latent(s)'));
-    const out = new OutputSet(true);
-    // the manifest is renamed into place last: a baseline is only complete once it is there
-    const ordered = [...files.keys()].sort((a, b) => Number(a === 'manifest.json') - Number(b === 'manifest.json'));
-    for (const rel of ordered) out.add(join(flags.out, rel), files.get(rel)!);
+    for (const [rel, bytes] of files) out.add(join(flags.out, rel), bytes);
     out.commit();
     this.log(`baseline of ${vae.label} (sha256 ${manifest.vae.sha256.slice(0, 12)}…): ${manifest.cases.length} decode(s) of ${manifest.latents.length} latent(s) at ${precisions.join(', ')} -> ${flags.out}`);
   }

@@ -9,8 +9,10 @@ import { type CompareInput, type CompareProgress, type CompareResult, parseVaeAr
 import { demoInput } from '../src/compare/demo.js';
 import { OutputSet } from '../src/io/output-files.js';
 import { cellSummary, nonFiniteAsString, precisionTitle } from '../src/report/compare-report.js';
+import { ownedCompareFiles } from '../src/report/compare-owned.js';
 import { parseSize } from '../src/tensors/latents.js';
 import { VaecheckCommand, asDevice, deviceFlag } from './_base.js';
+import { logText } from '../src/ci-text.js';
 import { defaultVaes, resolveVaeTarget, variantFlag } from './_hub.js';
 import { DEFAULT_VAES } from '../src/hub/default-pair.js';
 import { shardFlags, shardFromFlags, shardUnitsLine } from './_shard.js';
@@ -96,8 +98,10 @@ export default class Compare extends VaecheckCommand {
       if (!m) throw new UsageError(`--reference must be label@fp32|bf16|fp16, got ${JSON.stringify(flags.reference)}`);
       reference = { label: m[1], precision: m[2] as Precision };
     }
-    const out = new OutputSet(flags.force);
-    if (flags.out) for (const f of ['report.json', 'report.md', 'report.html', 'matrix.png']) out.check(join(flags.out, f), true);
+    // --out is one output: written beside itself and swapped in whole, never holding other files or an input
+    const inputs = [...vaes.map((v) => v.path), ...(flags.latents ?? []), ...(flags.image ?? [])];
+    const out = flags.out ? OutputSet.folder(flags.out, { force: flags.force, owned: ownedCompareFiles, inputs, what: 'compare output' }) : undefined;
+    if (flags.out) for (const f of ['report.json', 'report.md', 'report.html', 'matrix.png']) out!.check(join(flags.out, f), true);
 
     // Hub VAEs (and the default pair) are found in the cache, or downloaded, before any decoding
     if (!flags.demo) {
@@ -122,7 +126,7 @@ export default class Compare extends VaecheckCommand {
     for (const w of result.warnings) this.warnLine(w);
     if (result.shard) process.stderr.write(shardUnitsLine(result.shard, 'latent(s)'));
     const { files, report } = await compareFiles(result, this.config.version);
-    if (flags.out) {
+    if (out && flags.out) {
       for (const [rel, bytes] of files) out.add(join(flags.out, rel), bytes);
       out.commit();
     }
@@ -132,7 +136,7 @@ export default class Compare extends VaecheckCommand {
   }
 
   private renderTable(r: CompareResult, outDir?: string): void {
-    const w = Math.max(8, ...r.vaes.map((v) => v.label.length)) + 2;
+    const w = Math.max(8, ...r.vaes.map((v) => logText(v.label).length)) + 2;
     const colW = 26;
     // ✅ is one code point two columns wide; ⚠️ is two code points (with VS16), two columns
     const width = (s: string) => [...s].length + (s.match(/✅/g)?.length ?? 0);
@@ -145,9 +149,9 @@ export default class Compare extends VaecheckCommand {
         const text = pad(cellSummary(c), colW);
         return c.pass ? chalk.green(text) : chalk.yellow(text);
       });
-      this.log(pad(v.label, w) + cells.join(''));
+      this.log(pad(logText(v.label), w) + cells.join(''));
     }
-    for (const c of r.cells) if (!c.pass) this.log(`FAILED | ${c.key} | ${c.reasons.join('; ')}`);
+    for (const c of r.cells) if (!c.pass) this.log(`FAILED | ${logText(c.key)} | ${logText(c.reasons.join('; '))}`);
     const decode = r.cells.reduce((a, c) => a + c.seconds.graph + c.seconds.decode, 0);
     this.log(`${r.cells.length} cells in ${r.seconds.total.toFixed(1)} s (decoding ${decode.toFixed(1)} s)${outDir ? ` · wrote ${join(outDir, 'matrix.png')}, report.json, report.md, report.html` : ''}`);
   }

@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { decodeLatents, imageFiles, outputKind, resolveLatents } from '../src/decode.js';
 import { OutputSet } from '../src/io/output-files.js';
+import { logText } from '../src/ci-text.js';
 import { VaecheckCommand, asDevice, asPrecision, deviceFlag, latentFlags, latentSource, precisionFlag } from './_base.js';
 import { VAE_ARG_HELP, loadVaeFromArg, variantFlag } from './_hub.js';
 
@@ -27,7 +28,7 @@ export default class Decode extends VaecheckCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Decode);
     outputKind(flags.out, ['png', 'npy', 'safetensors']);
-    const out = new OutputSet(flags.force);
+    const out = new OutputSet(flags.force, [flags.vae, ...(flags.latents ? [flags.latents] : [])]);
     out.check(flags.out);
     const vae = await loadVaeFromArg(flags.vae, flags.variant);
     const latents = resolveLatents(vae, latentSource(flags));
@@ -37,7 +38,7 @@ export default class Decode extends VaecheckCommand {
     for (const [path, bytes] of files) out.add(path, bytes);
     const written = out.commit();
     const nf = result.nonFinite;
-    this.log(`decoded ${latents.origin} with ${vae.label} at ${flags.precision}: [${result.image.shape.join(', ')}] -> ${written.join(', ')}`);
+    this.log(`decoded ${logText(latents.origin)} with ${logText(vae.label)} at ${flags.precision}: [${result.image.shape.join(', ')}] -> ${logText(written.join(', '))}`);
     if (nf.nan + nf.inf > 0) {
       this.log(`FAILED | ${nf.nan} NaN and ${nf.inf} Inf values (${(100 * nf.fraction).toFixed(2)}% of the output; shown black in PNGs). Run vaecheck nan-scan to find the layer.`);
       process.exitCode = 1;

@@ -27,7 +27,7 @@ export default class Encode extends VaecheckCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Encode);
     const kind = outputKind(flags.out, ['npy', 'safetensors']) as 'npy' | 'safetensors';
-    const out = new OutputSet(flags.force);
+    const out = new OutputSet(flags.force, [flags.vae, ...flags.image]);
     out.check(flags.out);
     const size = flags.size ? parseSize(flags.size) : undefined;
     const vae = await loadVaeFromArg(flags.vae, flags.variant);

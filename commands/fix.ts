@@ -56,7 +56,11 @@ export default class Fix extends VaecheckCommand {
     const folderOut = writesFolder(vae);
     if (folderOut && existsSync(flags.out) && !statSync(flags.out).isDirectory()) throw new UsageError(`--out ${flags.out} must be a folder for a diffusers-folder input`);
     if (!folderOut && !flags.out.toLowerCase().endsWith('.safetensors')) throw new UsageError(`--out must end in .safetensors for a file input, got ${JSON.stringify(flags.out)}`);
-    const outputs = new OutputSet(flags.force);
+    // never written inside or over the input; locked; published only after it verified
+    const inputs = [flags.vae, vae.weightsFile, ...(vae.configFile ? [vae.configFile] : []), ...(flags.latents ?? []), ...(flags.image ?? [])];
+    const outputs = folderOut
+      ? OutputSet.folder(flags.out, { force: flags.force, owned: () => fixedVaeLayout(vae), inputs, what: 'fixed VAE' })
+      : new OutputSet(flags.force, inputs);
     for (const rel of fixedVaeLayout(vae)) outputs.check(joinOut(flags.out, rel), true);
     const stats = new Map<Part, Awaited<ReturnType<typeof measure>>>();
     for (const p of parts) stats.set(p, await measure(vae, p, p === 'decoder' ? calib : await images(calib, flags.image)));
@@ -65,9 +69,9 @@ export default class Fix extends VaecheckCommand {
     const note = `vaecheck fix, headroom ${headroom}: ${plans.map((p) => `${p.part} stage scales ${p.stages.map((s) => s.scale).join(',')}`).join('; ')}`;
     const files = fixedVaeFiles(vae, changed, note);
     for (const [rel, bytes] of files) outputs.add(joinOut(flags.out, rel), bytes);
-    outputs.commit();
 
     let ok = true;
+    let faithful = true;
     for (const p of plans) {
       this.log(`${p.part}: ${p.stages.length} stream stages, target max |x| <= ${p.target.toFixed(0)} (65504 / ${headroom})`);
       for (const s of p.stages) if (s.scale !== 1) this.log(`  stage from ${s.opens}: max |x| ${s.maxAbs.toPrecision(5)} -> x${fmtScale(s.scale)} = ${(s.maxAbs * s.scale).toPrecision(5)}`);
@@ -82,19 +86,27 @@ export default class Fix extends VaecheckCommand {
       const near = beyond.filter((u) => u.m <= 65504).sort((a, b) => b.m - a.m);
       if (near.length) this.log(`  warning | ${near.length} op(s) that rescaling cannot reach stay above ${p.target.toFixed(0)}; largest ${near[0].op} at ${near[0].m.toPrecision(5)}`);
     }
-    // the weights file just written (a folder --out may hold other weights files from before)
-    const fixed = loadVae(joinOut(flags.out, folderOut ? fixedVaeLayout(vae)[1] : ''));
+    // the staged weights file, verified before anything is published
+    const fixed = loadVae(outputs.stagedPath(joinOut(flags.out, folderOut ? fixedVaeLayout(vae)[1] : '')));
     this.log(`verification on ${heldOut.length} held-out latent(s) (seed ${flags.seed + 1000}), not the calibration ones:`);
     for (const p of parts) {
       const v = await verify(vae, fixed, p, p === 'decoder' ? heldOut : await images(heldOut, undefined));
       const good = v.fp16NonFinite === 0;
       if (!good) ok = false;
       // powers of two are exact; only GroupNorm's epsilon can move the output, and only by very little
-      if (!(v.fp32MaxAbsDiff <= 1e-5)) ok = false;
+      if (!(v.fp32MaxAbsDiff <= 1e-5)) faithful = false;
       this.log(`  ${p}: fp32 max abs difference to the original ${v.fp32MaxAbsDiff.toExponential(2)} (expected <= 1e-5${v.fp32MaxAbsDiff <= 1e-5 ? '' : ': FAILED, lower --headroom'})`);
       this.log(`  ${p}: fp16 ${good ? 'finite' : `${v.fp16NonFinite} NaN/Inf, first at ${v.firstNonFinite}`}; PSNR against the original's fp32 ${v.fp16Psnr === Infinity ? 'inf' : v.fp16Psnr.toFixed(2)} dB (original in fp16: ${v.originalFp16NonFinite} NaN/Inf)`);
       this.log(`  ${p}: smallest headroom x${v.tightest.headroom === Infinity ? 'inf' : v.tightest.headroom.toFixed(1)} at ${v.tightest.name} (max |x| ${v.tightest.maxAbs.toPrecision(5)})`);
     }
+    if (!faithful) {
+      // a fix that changes the fp32 output is damage, not a fix: nothing is published
+      outputs.abort();
+      this.log(`FAILED | vaecheck fix | the fixed VAE changes the fp32 output beyond 1e-5: nothing written to ${flags.out}`);
+      process.exitCode = 1;
+      return;
+    }
+    outputs.commit();
     this.log(`${ok ? 'PASSED' : 'FAILED'} | vaecheck fix | wrote ${flags.out}${ok ? '' : ' (partly fixed: see above)'}`);
     if (!ok) process.exitCode = 1;
   }

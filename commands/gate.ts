@@ -3,8 +3,8 @@ import { appendFileSync } from 'node:fs';
 import { PRECISIONS, type Precision } from '../src/dtype.js';
 import { UsageError } from '../src/errors.js';
 import { readBaseline } from '../src/gate/baseline.js';
-import { GATE_DEFAULTS, type GateThresholds, readGateConfig } from '../src/gate/config.js';
-import { caseLine, runGate } from '../src/gate/gate.js';
+import { GATE_DEFAULTS, type GateThresholds, readGateConfig, thresholdProblem } from '../src/gate/config.js';
+import { caseLine, runGate, weightsNote } from '../src/gate/gate.js';
 import { OutputSet } from '../src/io/output-files.js';
 import { gateAnnotations, gateSummaryMarkdown } from '../src/report/github.js';
 import { gateJunit } from '../src/report/junit.js';
@@ -51,7 +51,11 @@ export default class Gate extends VaecheckCommand {
       const pct = v.trim().endsWith('%');
       const x = Number(v.trim().replace(/%$/, ''));
       if (v.trim() === '' || !Number.isFinite(x)) throw new UsageError(`--${name} must be a number, got ${JSON.stringify(v)}`);
-      return pct && name === 'max-nan' ? x / 100 : x;
+      const value = pct && name === 'max-nan' ? x / 100 : x;
+      const key = ({ 'min-psnr': 'minPsnr', 'min-ssim': 'minSsim', 'max-nan': 'maxNan', 'max-mismatch': 'maxMismatch' } as const)[name as 'max-nan'];
+      const problem = thresholdProblem(key, value);
+      if (problem) throw new UsageError(`--${name} ${problem}`);
+      return value;
     };
     const pick = (k: keyof GateThresholds, flag: number | undefined) => flag ?? cfg?.[k] ?? GATE_DEFAULTS[k];
     const thresholds: GateThresholds = {
@@ -62,7 +66,7 @@ export default class Gate extends VaecheckCommand {
     };
     const precision = (flags.precision ?? cfg?.precision ?? 'fp32') as Precision;
     if (!PRECISIONS.includes(precision)) throw new UsageError(`precision ${JSON.stringify(precision)} (from ${cfg?.source}) is not one of ${PRECISIONS.join(', ')}`);
-    const out = new OutputSet(flags.force);
+    const out = new OutputSet(flags.force, [flags.baseline, flags.vae]);
     const shard = shardFromFlags(flags, flags.out !== undefined);
     // the report's folder is created when missing (reports/ in a fresh CI checkout)
     if (flags.junit) out.check(flags.junit, true);
@@ -83,11 +87,10 @@ export default class Gate extends VaecheckCommand {
     if (process.env.GITHUB_ACTIONS === 'true') {
       if (process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, gateSummaryMarkdown(result));
       // the runner reads workflow commands from stdout and stderr; with --json, stdout stays pure JSON
-      for (const line of gateAnnotations(result)) {
-        if (flags.json) process.stderr.write(`${line}\n`);
-        else this.log(line);
-      }
+      for (const line of gateAnnotations(result)) this.workflowCommand(line, flags.json);
     }
+    const note = weightsNote(result);
+    if (note) process.stderr.write(`vaecheck: note: ${note}\n`);
     if (flags.json) this.log(json);
     else {
       for (const c of result.cases) {

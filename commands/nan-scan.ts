@@ -14,6 +14,7 @@ import type { Part } from '../src/vae-runner.js';
 import { join } from 'node:path';
 import { DEMO_PHOTOS, demoDir, demoInput } from '../src/compare/demo.js';
 import { DEFAULT_VAES } from '../src/hub/default-pair.js';
+import { logText } from '../src/ci-text.js';
 import { VaecheckCommand, asDevice, asPrecision, deviceFlag, latentFlags, latentSource, precisionFlag } from './_base.js';
 import { type VaeTarget, defaultVaes, loadTarget, resolveVaeTarget, variantFlag } from './_hub.js';
 import { shardFlags, shardFromFlags, shardUnitsLine } from './_shard.js';
@@ -60,7 +61,7 @@ export default class NanScan extends VaecheckCommand {
     const { flags } = await this.parse(NanScan);
     const precision = asPrecision(flags.precision);
     const parts: Part[] = flags.part === 'both' ? ['decoder', 'encoder'] : [flags.part as Part];
-    const out = new OutputSet(flags.force);
+    const out = new OutputSet(flags.force, [...(flags.vae ?? []), ...(flags.latents ? [flags.latents] : []), ...(flags.image ?? [])]);
     if (flags.plot) {
       if (!['.svg', '.png'].includes(extname(flags.plot).toLowerCase())) throw new UsageError(`--plot must end in .svg or .png; got ${JSON.stringify(flags.plot)}`);
       out.check(flags.plot);
@@ -118,22 +119,22 @@ export default class NanScan extends VaecheckCommand {
 
   private render(scans: VaeScan[], precision: 'fp32' | 'bf16' | 'fp16', latentOrigin: string): void {
     const limit = MAX_FINITE[precision];
-    this.log(`nan-scan at ${precision} (largest finite ${fmt(limit)}), latents ${latentOrigin}`);
+    this.log(`nan-scan at ${precision} (largest finite ${fmt(limit)}), latents ${logText(latentOrigin)}`);
     for (const s of scans) {
       for (const p of s.parts) {
-        const head = `${s.label} · ${p.part}`;
+        const head = `${logText(s.label)} · ${p.part}`;
         if (p.finite) {
           const top = p.leastHeadroom[0];
-          this.log(`${chalk.green('PASSED')} | ${head} | all finite; largest |x| ${fmt(top?.maxAbs ?? 0)} at ${top?.name ?? '-'} (headroom x${fmt(top?.headroom ?? Infinity)})`);
+          this.log(`${chalk.green('PASSED')} | ${head} | all finite; largest |x| ${fmt(top?.maxAbs ?? 0)} at ${logText(top?.name ?? '-')} (headroom x${fmt(top?.headroom ?? Infinity)})`);
         } else {
           const first = p.layers.find((l) => l.name === p.firstNonFinite);
-          const where = first ? `${first.name} (${first.inf} Inf, ${first.nan} NaN; largest finite |x| ${fmt(first.maxAbs)})` : 'the graph input';
+          const where = first ? `${logText(first.name)} (${first.inf} Inf, ${first.nan} NaN; largest finite |x| ${fmt(first.maxAbs)})` : 'the graph input';
           this.log(`${chalk.red('FAILED')} | ${head} | first non-finite op: ${where}; output ${(100 * p.output.fraction).toFixed(2)}% non-finite (${p.output.nan} NaN, ${p.output.inf} Inf of ${p.output.total})`);
         }
         this.log('  least headroom:');
         p.leastHeadroom.forEach((r, i) => {
           const state = r.nan + r.inf > 0 ? chalk.red(`${r.inf} Inf, ${r.nan} NaN`) : `headroom x${fmt(r.headroom)}`;
-          this.log(`  ${String(i + 1).padStart(3)}. ${r.name.padEnd(52)} max|x| ${fmt(r.maxAbs).padStart(10)}  ${state}`);
+          this.log(`  ${String(i + 1).padStart(3)}. ${logText(r.name).padEnd(52)} max|x| ${fmt(r.maxAbs).padStart(10)}  ${state}`);
         });
         if (!p.finite) this.log(`  note: decode this VAE in ${precision === 'fp16' ? 'bf16 or fp32' : 'fp32'}, or use an fp16-safe VAE (e.g. madebyollin/sdxl-vae-fp16-fix)`);
       }

@@ -4,9 +4,9 @@
  * touch (and any non-VAE tensors of a whole checkpoint) are copied byte for byte. A diffusers folder
  * gets its config.json with force_upcast false.
  */
-import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { float32ToBytes } from '../dtype.js';
+import { readRegularText } from '../io/safe-path.js';
 import { SafetensorsFile } from '../weights/safetensors.js';
 import { encodeSafetensors, type TensorBytes } from '../weights/safetensors-writer.js';
 import type { LoadedVae } from '../weights/load.js';
@@ -55,7 +55,7 @@ export function fixedVaeFiles(vae: LoadedVae, changed: ReadonlyMap<string, Float
   const bytes = encodeSafetensors(tensors, { ...st.metadata, vaecheck_fix: note });
   const files = new Map<string, Uint8Array>();
   if (writesFolder(vae)) {
-    const cfg = JSON.parse(readFileSync(vae.configFile!, 'utf8'));
+    const cfg = JSON.parse(readRegularText(vae.configFile!));
     cfg.force_upcast = false;
     files.set('config.json', new TextEncoder().encode(JSON.stringify(cfg, null, 2) + '\n'));
     files.set(basename(vae.weightsFile), bytes);

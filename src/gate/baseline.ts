@@ -4,12 +4,13 @@
  * the precisions, the vaecheck and onnxruntime versions, and per-decode metrics. Reading checks every
  * file against the manifest, so an edited or truncated baseline is refused.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PRECISIONS, type Precision } from '../dtype.js';
 import { BadInputError } from '../errors.js';
 import { countNonFinite } from '../metrics/nonfinite.js';
 import { sha256Bytes, sha256File } from '../io/sha256.js';
+import { jsonProblem, quotePath, readRegularFile, readRegularText, resolveInside } from '../io/safe-path.js';
+import { recoverInterrupted } from '../io/output-files.js';
 import type { FloatTensor } from '../runtime/session.js';
 import { runtimeVersion } from '../runtime/session.js';
 import { encodeNpy, parseNpy } from '../tensors/npy.js';
@@ -129,17 +130,39 @@ export interface LoadedBaseline {
   decoded: Map<string, FloatTensor>;
 }
 
+/**
+ * The files an earlier baseline in `dir` consists of (its manifest and every file it lists), so that
+ * `baseline --force` may replace them; undefined when `dir` holds no readable manifest.
+ */
+export function baselineFiles(dir: string): string[] | undefined {
+  try {
+    const m = JSON.parse(readRegularText(join(dir, 'manifest.json'))) as BaselineManifest;
+    if (m?.schema !== BASELINE_SCHEMA || typeof m.files !== 'object' || m.files === null) return undefined;
+    return ['manifest.json', ...Object.keys(m.files)];
+  } catch {
+    return undefined;
+  }
+}
+
 /** Reads a baseline, verifying every file against the manifest. @throws BadInputError (exit 3) */
 export function readBaseline(dir: string): LoadedBaseline {
+  // a baseline --force killed mid-swap is put back (or finished) before it is read
+  recoverInterrupted(dir);
   const mpath = join(dir, 'manifest.json');
   let manifest: BaselineManifest;
+  let text: string;
   try {
-    manifest = JSON.parse(readFileSync(mpath, 'utf8'));
+    text = readRegularText(mpath);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new BadInputError(mpath, code === 'ENOENT' ? 'no baseline here (manifest.json not found); record one with vaecheck baseline' : `manifest is not valid JSON (${(e as Error).message.slice(0, 80)})`);
+    if (e instanceof BadInputError && e.problem === 'file not found') throw new BadInputError(mpath, 'no baseline here (manifest.json not found); record one with vaecheck baseline');
+    throw e;
   }
-  if (manifest?.schema !== BASELINE_SCHEMA) throw new BadInputError(mpath, `not a vaecheck baseline manifest (schema ${JSON.stringify(manifest?.schema)}, expected ${BASELINE_SCHEMA})`);
+  try {
+    manifest = JSON.parse(text);
+  } catch (e) {
+    throw new BadInputError(mpath, `manifest is ${jsonProblem(e).replace('invalid JSON', 'not valid JSON')}`);
+  }
+  if (manifest?.schema !== BASELINE_SCHEMA) throw new BadInputError(mpath, `not a vaecheck baseline manifest (schema ${quotePath(String(manifest?.schema))}, expected ${BASELINE_SCHEMA})`);
   if (manifest.shard) {
     const sh = manifest.shard as Partial<ShardRecord>;
     throw new BadInputError(mpath, `is shard ${sh.index}/${sh.total} of a baseline, not a whole one: join all shards with vaecheck merge <shard folders…> --out <baseline>`);
@@ -149,15 +172,13 @@ export function readBaseline(dir: string): LoadedBaseline {
   }
   checkManifest(mpath, manifest);
   const read = (rel: string): FloatTensor => {
-    const want = manifest.files[rel];
+    const want = Object.prototype.hasOwnProperty.call(manifest.files, rel) ? manifest.files[rel] : undefined;
     const path = join(dir, rel);
     if (typeof want !== 'string') throw new BadInputError(path, 'is not listed in the baseline manifest');
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(path);
-    } catch {
-      throw new BadInputError(path, 'baseline file is missing');
-    }
+    if (!/^[0-9a-f]{64}$/.test(want)) throw new BadInputError(mpath, `the sha256 of ${quotePath(rel)} is not 64 hex digits`);
+    // a path from the manifest: it must stay inside the baseline folder (no ../, no link out)
+    const real = resolveInsideOrMissing(dir, rel, mpath, path);
+    const bytes = readRegularFile(real, MAX_BASELINE_FILE);
     if (sha256Bytes(bytes) !== want) throw new BadInputError(path, 'does not match the baseline manifest (sha256 differs: edited or truncated); record the baseline again');
     const a = parseNpy(path, bytes);
     return { shape: a.shape, data: a.data };
@@ -176,6 +197,19 @@ export function readBaseline(dir: string): LoadedBaseline {
     }
   }
   return { dir, manifest, latents, decoded };
+}
+
+/** A baseline file larger than this is refused before it is read (a 1024x1024 decode is 12 MiB). */
+const MAX_BASELINE_FILE = 1 << 30;
+
+/** resolveInside, with a missing file reported as a missing baseline file. */
+function resolveInsideOrMissing(dir: string, rel: string, mpath: string, path: string): string {
+  try {
+    return resolveInside(dir, rel, mpath, 'file entry');
+  } catch (e) {
+    if (e instanceof BadInputError && /: file not found$/.test(e.problem)) throw new BadInputError(path, 'baseline file is missing');
+    throw e;
+  }
 }
 
 /**
@@ -197,7 +231,7 @@ function checkManifest(mpath: string, m: BaselineManifest): void {
   }
   const cases = new Set<string>();
   for (const c of m.cases) {
-    if (!c || !str(c.id) || !str(c.file) || !Array.isArray(c.shape)) throw bad('a decode without id, file or shape');
+    if (!c || !str(c.id) || !str(c.file) || !Array.isArray(c.shape) || c.shape.length !== 4 || !c.shape.every((d) => Number.isSafeInteger(d) && d > 0)) throw bad('a decode without id, file or a shape of 4 positive integers');
     if (!ids.has(c.latent) || !m.precisions.includes(c.precision) || c.id !== `${c.latent}@${c.precision}`) throw bad(`decode ${JSON.stringify(c.id)} does not match its latent and precision`);
     if (cases.has(c.id)) throw bad(`decode ${JSON.stringify(c.id)} listed twice`);
     cases.add(c.id);

@@ -6,9 +6,10 @@
  * 58.9 dB), bf16 about 43 dB; a conv_out bias shifted by 0.035 on one channel (a clearly visible
  * colour cast) gives 40 dB. So 40 dB separates rounding from drift, at fp16 and bf16 alike.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BadInputError } from '../errors.js';
+import { jsonProblem, readRegularText } from '../io/safe-path.js';
 
 export interface GateThresholds {
   /** dB; a case fails below it */
@@ -21,6 +22,15 @@ export interface GateThresholds {
 }
 
 export const GATE_DEFAULTS: GateThresholds = { minPsnr: 40, minSsim: 0.95, maxNan: 0, maxMismatch: 1 };
+
+/** Why a threshold value cannot be used (a negative NaN fraction, a mismatch above 100%), or undefined. */
+export function thresholdProblem(key: keyof GateThresholds, v: number): string | undefined {
+  if (!Number.isFinite(v)) return 'must be a finite number';
+  if (key === 'maxNan' && !(v >= 0 && v <= 1)) return `must be a fraction between 0 and 1 (or 0% to 100%), got ${v}`;
+  if (key === 'maxMismatch' && !(v >= 0 && v <= 100)) return `must be a percentage between 0 and 100, got ${v}`;
+  if (key === 'minSsim' && !(v <= 1)) return `must be at most 1 (SSIM of identical images), got ${v}`;
+  return undefined;
+}
 
 export interface GateConfigFile extends Partial<GateThresholds> {
   precision?: string;
@@ -50,7 +60,9 @@ export function readGateConfig(dir: string): GateConfigFile | undefined {
       if (typeof v !== 'string') throw new BadInputError(source, 'precision must be a string (fp32, bf16 or fp16)');
       out.precision = v;
     } else if (k in GATE_DEFAULTS) {
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw new BadInputError(source, `${k} must be a number, got ${JSON.stringify(v)}`);
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new BadInputError(source, `${k} must be a number, got ${JSON.stringify(v)?.slice(0, 40)}`);
+      const problem = thresholdProblem(k as keyof GateThresholds, v);
+      if (problem) throw new BadInputError(source, `${k} ${problem}`);
       out[k as keyof GateThresholds] = v;
     } else throw new BadInputError(source, `unknown gate setting ${JSON.stringify(k)} (known: precision, ${Object.keys(GATE_DEFAULTS).join(', ')})`);
   }
@@ -58,9 +70,10 @@ export function readGateConfig(dir: string): GateConfigFile | undefined {
 }
 
 function parseJson(path: string): unknown {
+  const text = readRegularText(path);
   try {
-    return JSON.parse(readFileSync(path, 'utf8'));
+    return JSON.parse(text);
   } catch (e) {
-    throw new BadInputError(path, `invalid JSON (${(e as Error).message.slice(0, 80)})`);
+    throw new BadInputError(path, jsonProblem(e));
   }
 }

@@ -11,6 +11,7 @@ import type { LoadedVae } from '../weights/load.js';
 import { VaeRunner } from '../vae-runner.js';
 import type { LoadedBaseline } from './baseline.js';
 import type { GateThresholds } from './config.js';
+import { logText } from '../ci-text.js';
 import { sha256File } from '../io/sha256.js';
 import { unitsOfShard } from '../shard/rendezvous.js';
 import { InputsFingerprint, type ShardRecord, shardRecord } from '../shard/shard-record.js';
@@ -29,6 +30,8 @@ export interface GateCase extends ItemMetrics {
 
 export interface GateResult {
   candidate: string;
+  /** sha256 of the candidate's weights file and of the baseline's VAE; `same` when they are one file */
+  weights?: { candidate: string; baseline: string; same: boolean };
   precision: Precision;
   thresholds: GateThresholds;
   cases: GateCase[];
@@ -91,7 +94,15 @@ export async function runGate(baseline: LoadedBaseline, candidate: LoadedVae, pr
   } finally {
     await runner.release();
   }
-  return { candidate: candidate.source, precision, thresholds, cases, pass: cases.every((c) => c.pass), ...(record ? { shard: record } : {}) };
+  const sha = await sha256File(candidate.weightsFile);
+  const weights = { candidate: sha, baseline: m.vae?.sha256 ?? '', same: sha === m.vae?.sha256 };
+  return { candidate: candidate.source, weights, precision, thresholds, cases, pass: cases.every((c) => c.pass), ...(record ? { shard: record } : {}) };
+}
+
+/** Says when the candidate is not the VAE the baseline was recorded with (undefined when it is). */
+export function weightsNote(r: GateResult): string | undefined {
+  if (!r.weights || r.weights.same) return undefined;
+  return `the candidate's weights (sha256 ${r.weights.candidate.slice(0, 12)}…) differ from the baseline's VAE (sha256 ${r.weights.baseline.slice(0, 12)}…)`;
 }
 
 export function fmt(x: number): string {
@@ -100,6 +111,6 @@ export function fmt(x: number): string {
 
 /** The greppable line of a case: `PASSED | <case> | psnr=… ssim=… nan=0` or `FAILED | <case> | <reason>`. */
 export function caseLine(c: GateCase): string {
-  if (c.pass) return `PASSED | ${c.name} | psnr=${fmt(c.psnr)} ssim=${Number.isNaN(c.ssim) ? 'nan' : c.ssim.toFixed(4)} nan=${c.nan + c.inf} mismatch=${(100 * c.mismatchedFraction).toFixed(2)}%`;
-  return `FAILED | ${c.name} | ${c.reasons.join('; ')}`;
+  if (c.pass) return `PASSED | ${logText(c.name)} | psnr=${fmt(c.psnr)} ssim=${Number.isNaN(c.ssim) ? 'nan' : c.ssim.toFixed(4)} nan=${c.nan + c.inf} mismatch=${(100 * c.mismatchedFraction).toFixed(2)}%`;
+  return `FAILED | ${logText(c.name)} | ${logText(c.reasons.join('; '))}`;
 }

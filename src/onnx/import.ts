@@ -4,9 +4,10 @@
  * detected, and its float-writing ops marked as trace points named by the graph's node names, so the
  * precision and instrumentation passes apply to it as to vaecheck's own graphs.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { bytesToFloat32, ONNX_FLOAT, ONNX_FLOAT16 } from '../dtype.js';
+import { DTYPES, bytesToFloat32, ONNX_FLOAT, ONNX_FLOAT16 } from '../dtype.js';
+import { jsonProblem, openRegularFile, quotePath, readAt, readRegularFile, readRegularText, resolveInside } from '../io/safe-path.js';
 import { BadInputError } from '../errors.js';
 import { int } from '../graph/builder.js';
 import type { Initializer, OnnxGraph, OnnxNode, TracePoint } from '../graph/ir.js';
@@ -32,13 +33,50 @@ export interface OnnxVae {
   config?: { scaling_factor?: number; block_out_channels?: number[] };
 }
 
-function readExternal(file: string, ref: { location: string; offset: number; length: number }, tensor: string): Uint8Array {
-  const path = join(dirname(file), ref.location);
-  if (!existsSync(path)) throw new BadInputError(file, `external data ${ref.location} of tensor ${tensor} not found beside the model`);
-  const all = readFileSync(path);
-  const len = ref.length >= 0 ? ref.length : all.length - ref.offset;
-  if (ref.offset + len > all.length) throw new BadInputError(path, `external data of tensor ${tensor} [${ref.offset}, ${ref.offset + len}) is beyond the file (${all.length} bytes)`);
-  return new Uint8Array(all.buffer, all.byteOffset + ref.offset, len);
+type ExternalRef = { location: string; offset: number; length: number };
+
+/** Byte size of one element per ONNX data type, for the types a weight can have. */
+const ELEMENT_BYTES = new Map(Object.values(DTYPES).map((d) => [d.onnx, d.bytes]));
+
+/**
+ * Reads every external-data initializer. Each `location` must resolve (symlinks followed) inside the
+ * model's folder and name a regular file, as onnx's own loader requires; each file is opened once and
+ * read with positioned reads of just the ranges the tensors name (not once per tensor, not whole).
+ */
+function readExternalData(file: string, refs: ReadonlyMap<string, ExternalRef>, dims: ReadonlyMap<string, { dims: number[]; dataType: number }>): Map<string, Uint8Array> {
+  const root = dirname(file);
+  const open = new Map<string, { fd: number; size: number }>();
+  const out = new Map<string, Uint8Array>();
+  try {
+    for (const [tensor, ref] of refs) {
+      const what = `external data of tensor ${quotePath(tensor)}`;
+      const real = resolveInside(root, ref.location, file, what);
+      let f = open.get(real);
+      if (!f) {
+        const { fd, stat } = openRegularFile(real);
+        f = { fd, size: stat.size };
+        open.set(real, f);
+      }
+      if (!Number.isSafeInteger(ref.offset) || ref.offset < 0 || !Number.isSafeInteger(ref.length) || ref.length < -1) {
+        throw new BadInputError(file, `${what}: invalid offset ${ref.offset} or length ${ref.length}`);
+      }
+      const t = dims.get(tensor);
+      const elem = t ? ELEMENT_BYTES.get(t.dataType) : undefined;
+      // the size the dims promise, checked before anything is allocated
+      const want = t && elem !== undefined ? t.dims.reduce((a, d) => a * d, elem) : undefined;
+      const len = ref.length >= 0 ? ref.length : f.size - ref.offset;
+      if (ref.offset > f.size || len < 0 || ref.offset + len > f.size) {
+        throw new BadInputError(file, `${what}: bytes [${ref.offset}, ${ref.offset + Math.max(len, 0)}) are beyond ${ref.location} (${f.size} bytes)`);
+      }
+      if (want !== undefined && (!Number.isSafeInteger(want) || want !== len)) {
+        throw new BadInputError(file, `${what}: ${len} bytes, its dims [${t!.dims.join(', ')}] need ${want}`);
+      }
+      out.set(tensor, readAt(f.fd, real, ref.offset, len));
+    }
+  } finally {
+    for (const { fd } of open.values()) closeSync(fd);
+  }
+  return out;
 }
 
 /** Float16 initializers, Casts to float16 and float16 inputs/outputs become float32: the passes emulate precision themselves. */
@@ -55,19 +93,20 @@ function upcast(g: OnnxGraph): OnnxGraph {
 }
 
 export function loadOnnxVae(file: string): OnnxVae {
-  if (!existsSync(file)) throw new BadInputError(file, 'file not found');
   let decoded;
+  const bytes = readRegularFile(file);
   try {
-    decoded = decodeModel(readFileSync(file));
+    decoded = decodeModel(bytes);
   } catch (e) {
     if (e instanceof OnnxDecodeError) throw new BadInputError(file, e.message);
     throw e;
   }
   const g0 = decoded.graph;
+  const external = readExternalData(file, decoded.externalRefs, new Map(g0.initializers.map((t) => [t.name, t])));
   const initializers = g0.initializers.map((t) => {
-    const ref = decoded.externalRefs.get(t.name);
-    if (!ref) return t;
-    const raw = readExternal(file, ref, t.name);
+    const raw = external.get(t.name);
+    if (!raw) return t;
+    // a fresh, aligned copy: Float32Array needs a 4-byte aligned offset
     const copy = new Uint8Array(raw.length);
     copy.set(raw);
     return { ...t, data: t.dataType === ONNX_FLOAT ? new Float32Array(copy.buffer) : copy };
@@ -90,11 +129,19 @@ export function loadOnnxVae(file: string): OnnxVae {
   if (part === 'decoder' && !(inC > 0)) throw new BadInputError(file, `decoder input has no fixed channel count (${describe()})`);
   const cfgPath = join(dirname(file), 'config.json');
   let config: OnnxVae['config'];
-  if (existsSync(cfgPath) && statSync(cfgPath).isFile()) {
+  if (existsSync(cfgPath)) {
+    const text = readRegularText(cfgPath);
     try {
-      config = JSON.parse(readFileSync(cfgPath, 'utf8'));
-    } catch {
-      throw new BadInputError(cfgPath, 'invalid JSON');
+      config = JSON.parse(text);
+    } catch (e) {
+      throw new BadInputError(cfgPath, jsonProblem(e));
+    }
+    if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new BadInputError(cfgPath, 'config is not a JSON object');
+    const sf = config.scaling_factor;
+    if (sf !== undefined && !(typeof sf === 'number' && Number.isFinite(sf) && sf > 0)) throw new BadInputError(cfgPath, 'scaling_factor is not a positive number');
+    const boc = config.block_out_channels;
+    if (boc !== undefined && !(Array.isArray(boc) && boc.length > 0 && boc.length <= 16 && boc.every((c) => Number.isInteger(c) && c > 0))) {
+      throw new BadInputError(cfgPath, 'block_out_channels is not a list of positive integers');
     }
   }
   const latentChannels = part === 'decoder' ? inC : outC > 0 ? (outC % 2 === 0 && outC >= 8 ? outC / 2 : outC) : 4;

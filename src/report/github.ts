@@ -1,6 +1,10 @@
 /** GitHub Actions output: a Markdown job summary (for $GITHUB_STEP_SUMMARY) and ::error annotations. */
 import type { GateResult } from '../gate/gate.js';
 import { fmt } from '../gate/gate.js';
+import { logText } from '../ci-text.js';
+
+/** A name from the user's files in a Markdown table cell: one line, no column break. */
+const cell = (s: string) => logText(s).replace(/\|/g, '\\|');
 
 export function gateSummaryMarkdown(r: GateResult): string {
   const lines = [
@@ -8,11 +12,11 @@ export function gateSummaryMarkdown(r: GateResult): string {
     '',
     `### vaecheck gate: ${r.pass ? '✅ passed' : '⚠️ failed'}`,
     '',
-    `Candidate \`${r.candidate}\` decoded at **${r.precision}** against the baseline; thresholds PSNR ≥ ${r.thresholds.minPsnr} dB, SSIM ≥ ${r.thresholds.minSsim}, NaN ≤ ${100 * r.thresholds.maxNan}%, mismatch ≤ ${r.thresholds.maxMismatch}%.`,
+    `Candidate \`${logText(r.candidate).replace(/`/g, "'")}\` decoded at **${r.precision}** against the baseline; thresholds PSNR ≥ ${r.thresholds.minPsnr} dB, SSIM ≥ ${r.thresholds.minSsim}, NaN ≤ ${100 * r.thresholds.maxNan}%, mismatch ≤ ${r.thresholds.maxMismatch}%.`,
     '',
     '| case | verdict | PSNR (dB) | SSIM | NaN/Inf | mismatched px |',
     '|---|---|---|---|---|---|',
-    ...r.cases.map((c) => `| ${c.name} | ${c.pass ? '✅' : `⚠️ ${c.reasons.join('; ')}`} | ${fmt(c.psnr)} | ${Number.isNaN(c.ssim) ? 'n/a' : c.ssim.toFixed(4)} | ${c.nan + c.inf} | ${(100 * c.mismatchedFraction).toFixed(2)}% |`),
+    ...r.cases.map((c) => `| ${cell(c.name)} | ${c.pass ? '✅' : `⚠️ ${cell(c.reasons.join('; '))}`} | ${fmt(c.psnr)} | ${Number.isNaN(c.ssim) ? 'n/a' : c.ssim.toFixed(4)} | ${c.nan + c.inf} | ${(100 * c.mismatchedFraction).toFixed(2)}% |`),
     '',
   ];
   return lines.join('\n');

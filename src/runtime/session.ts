@@ -3,11 +3,11 @@
  * built from an OnnxGraph; weights travel as external data through a temporary folder that is
  * removed as soon as the session has been created.
  */
-import { mkdtempSync, openSync, closeSync, writeSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { openSync, closeSync, writeSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { UnavailableError } from '../errors.js';
+import { makeTempFolder } from '../io/temp-folders.js';
 import type { OnnxGraph } from '../graph/ir.js';
 import { encodeModel } from '../graph/onnx-proto.js';
 
@@ -67,7 +67,7 @@ export class Session {
   static async create(graph: OnnxGraph, opts: SessionOptions = {}): Promise<Session> {
     const device = opts.device ?? 'cpu';
     assertDevice(device);
-    const dir = mkdtempSync(join(tmpdir(), 'vaecheck-'));
+    const dir = makeTempFolder();
     try {
       const { model, external } = encodeModel(graph, 'weights.bin');
       writeChunks(join(dir, 'model.onnx'), [model]);

@@ -2,9 +2,9 @@
  * NumPy .npy reader and writer for float tensors (versions 1.0, 2.0 and 3.0; little-endian
  * float16 / float32 / float64, C order). The header dict is parsed field by field, never evaluated.
  */
-import { readFileSync } from 'node:fs';
 import { BadInputError } from '../errors.js';
 import { bytesToFloat32 } from '../dtype.js';
+import { readRegularFile } from '../io/safe-path.js';
 
 export interface NpyArray {
   shape: number[];
@@ -62,14 +62,7 @@ export function parseNpy(file: string, bytes: Uint8Array): NpyArray {
 }
 
 export function readNpy(file: string): NpyArray {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new BadInputError(file, code === 'ENOENT' ? 'file not found' : `cannot be read (${code})`);
-  }
-  return parseNpy(file, bytes);
+  return parseNpy(file, readRegularFile(file));
 }
 
 /** Encodes float32 data as a version 1.0 .npy ('<f4', C order). */

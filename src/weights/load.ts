@@ -3,9 +3,10 @@
  * and float dtype, or a diffusers folder) into float32 tensors under the internal naming, checked
  * key by key and shape by shape against the architecture.
  */
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { BadInputError } from '../errors.js';
+import { jsonProblem, readRegularText } from '../io/safe-path.js';
 import { SafetensorsFile } from './safetensors.js';
 import { type Naming, countUpLevels, detectNaming, findPrefix, toInternalKey } from './keymap.js';
 import { type DiffusersVaeConfig, SDXL_SCALING_FACTOR, type VaeArchitecture, expectedShapes, resolveArchitecture } from './architecture.js';
@@ -76,10 +77,12 @@ export function resolveVaePath(path: string, opts: LoadOptions = {}): { weightsF
 
 function readConfig(file: string): DiffusersVaeConfig {
   let cfg: unknown;
+  // regular files only, and the parse error never quotes the text (it may be a link to a private file)
+  const text = readRegularText(file);
   try {
-    cfg = JSON.parse(readFileSync(file, 'utf8'));
+    cfg = JSON.parse(text);
   } catch (e) {
-    throw new BadInputError(file, `invalid JSON (${(e as Error).message})`);
+    throw new BadInputError(file, jsonProblem(e));
   }
   if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg)) throw new BadInputError(file, 'config is not a JSON object');
   const c = cfg as DiffusersVaeConfig;

@@ -7,8 +7,9 @@
  * `{name: {dtype, shape, data_offsets: [begin, end]}, __metadata__?: {string: string}}`,
  * then the data; offsets are relative to the end of the header.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, readSync } from 'node:fs';
 import { BadInputError } from '../errors.js';
+import { openRegularFile } from '../io/safe-path.js';
 import { DTYPES, type DTypeName, bytesToFloat32, isDTypeName } from '../dtype.js';
 
 /** Headers beyond this are refused rather than allocated (real ones are well under 1 MiB per 1000 tensors). */
@@ -102,15 +103,9 @@ export class SafetensorsFile {
   }
 }
 
+/** Opens a regular file (a FIFO or device is refused at once, never waited on). */
 function openOrThrow(path: string): number {
-  try {
-    return openSync(path, 'r');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new BadInputError(path, 'file not found');
-    if (code === 'EISDIR') throw new BadInputError(path, 'is a directory, expected a .safetensors file');
-    throw new BadInputError(path, `cannot be read (${code ?? (e as Error).message})`);
-  }
+  return openRegularFile(path).fd;
 }
 
 function parseHeader(path: string, header: unknown, dataStart: number, fileSize: number): SafetensorsFile {
