@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { decodeLatents, imageFiles, outputKind, resolveLatents } from '../src/decode.js';
 import { OutputSet } from '../src/io/output-files.js';
 import { logText } from '../src/ci-text.js';
+import { nonFiniteWeightsNote } from '../src/weights/nonfinite-weights.js';
 import { VaecheckCommand, asDevice, asPrecision, deviceFlag, latentFlags, latentSource, precisionFlag } from './_base.js';
 import { VAE_ARG_HELP, loadVaeFromArg, variantFlag } from './_hub.js';
 
@@ -40,7 +41,8 @@ export default class Decode extends VaecheckCommand {
     const nf = result.nonFinite;
     this.log(`decoded ${logText(latents.origin)} with ${logText(vae.label)} at ${flags.precision}: [${result.image.shape.join(', ')}] -> ${logText(written.join(', '))}`);
     if (nf.nan + nf.inf > 0) {
-      this.log(`FAILED | ${nf.nan} NaN and ${nf.inf} Inf values (${(100 * nf.fraction).toFixed(2)}% of the output; shown black in PNGs). Run vaecheck nan-scan to find the layer.`);
+      const bad = nonFiniteWeightsNote(vae);
+      this.log(`FAILED | ${nf.nan} NaN and ${nf.inf} Inf values (${(100 * nf.fraction).toFixed(2)}% of the output; shown black in PNGs). ${bad ? `Note: ${logText(bad)}.` : 'Run vaecheck nan-scan to find the layer.'}`);
       process.exitCode = 1;
     }
   }

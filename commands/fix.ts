@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { existsSync, statSync } from 'node:fs';
-import { UsageError } from '../src/errors.js';
+import { BadInputError, UsageError } from '../src/errors.js';
+import { nonFiniteWeightsNote } from '../src/weights/nonfinite-weights.js';
 import { decodeToImages, resolveLatents, splitBatch } from '../src/decode.js';
 import { readImageBatch } from '../src/encode.js';
 import { measure, verify } from '../src/fix/fix.js';
@@ -44,6 +45,10 @@ export default class Fix extends VaecheckCommand {
     const vae = await loadVaeFromArg(flags.vae, flags.variant);
     const parts: Part[] = flags.part === 'both' || !flags.part ? (['decoder', 'encoder'] as Part[]).filter((p) => (p === 'decoder' ? vae.arch.hasDecoder : vae.arch.hasEncoder)) : [flags.part as Part];
     for (const p of parts) if (p === 'encoder' ? !vae.arch.hasEncoder : !vae.arch.hasDecoder) throw new UsageError(`${vae.weightsFile} has no ${p}`);
+    if (parts.length === 0) throw new BadInputError(vae.weightsFile, 'has neither decoder nor encoder weights');
+    // rescaling moves finite values; NaN or Inf in the weights stays NaN or Inf
+    const badWeights = nonFiniteWeightsNote(vae);
+    if (badWeights) throw new BadInputError(vae.weightsFile, badWeights);
     const size = parseSize(flags.size);
     const latentsOf = (seed: number) => (flags.latents && seed === flags.seed
       ? flags.latents.flatMap((file) => splitBatch(resolveLatents(vae, { file }).raw))

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { DEMO_PHOTOS, demoDir, demoInput } from '../src/compare/demo.js';
 import { DEFAULT_VAES } from '../src/hub/default-pair.js';
 import { logText } from '../src/ci-text.js';
+import { nonFiniteWeightsNote } from '../src/weights/nonfinite-weights.js';
 import { VaecheckCommand, asDevice, asPrecision, deviceFlag, latentFlags, latentSource, precisionFlag } from './_base.js';
 import { type VaeTarget, defaultVaes, loadTarget, resolveVaeTarget, variantFlag } from './_hub.js';
 import { shardFlags, shardFromFlags, shardUnitsLine } from './_shard.js';
@@ -101,6 +102,8 @@ export default class NanScan extends VaecheckCommand {
         latents.raw = mine.raw;
       }
       scans.push(await nanScanVae(vae, latents, { precision, parts, device: asDevice(flags.device), top: flags.top }, image));
+      const bad = nonFiniteWeightsNote(vae);
+      if (bad) this.weightNotes.set(scans.length - 1, bad);
     }
     if (record) process.stderr.write(shardUnitsLine(record, 'latent(s)'));
     if (flags.plot) {
@@ -114,13 +117,17 @@ export default class NanScan extends VaecheckCommand {
     if (flags.json) {
       this.log(json);
     } else this.render(scans, precision, latentOrigin);
+    for (const [i, note] of this.weightNotes) if (flags.json) process.stderr.write(`vaecheck: note: ${logText(scans[i].label)}: ${logText(note)}\n`);
     if (failed) process.exitCode = 1;
   }
+
+  /** scan index -> why its weights alone make it non-finite */
+  private readonly weightNotes = new Map<number, string>();
 
   private render(scans: VaeScan[], precision: 'fp32' | 'bf16' | 'fp16', latentOrigin: string): void {
     const limit = MAX_FINITE[precision];
     this.log(`nan-scan at ${precision} (largest finite ${fmt(limit)}), latents ${logText(latentOrigin)}`);
-    for (const s of scans) {
+    for (const [si, s] of scans.entries()) {
       for (const p of s.parts) {
         const head = `${logText(s.label)} · ${p.part}`;
         if (p.finite) {
@@ -136,7 +143,9 @@ export default class NanScan extends VaecheckCommand {
           const state = r.nan + r.inf > 0 ? chalk.red(`${r.inf} Inf, ${r.nan} NaN`) : `headroom x${fmt(r.headroom)}`;
           this.log(`  ${String(i + 1).padStart(3)}. ${logText(r.name).padEnd(52)} max|x| ${fmt(r.maxAbs).padStart(10)}  ${state}`);
         });
-        if (!p.finite) this.log(`  note: decode this VAE in ${precision === 'fp16' ? 'bf16 or fp32' : 'fp32'}, or use an fp16-safe VAE (e.g. madebyollin/sdxl-vae-fp16-fix)`);
+        const bad = this.weightNotes.get(si);
+        if (!p.finite && bad) this.log(`  note: ${logText(bad)}`);
+        else if (!p.finite) this.log(`  note: decode this VAE in ${precision === 'fp16' ? 'bf16 or fp32' : 'fp32'}, or use an fp16-safe VAE (e.g. madebyollin/sdxl-vae-fp16-fix)`);
       }
     }
   }

@@ -12,6 +12,7 @@ import { toNativeHalf } from './precision/native-half.js';
 import { type LayerStats, STATS_OUTPUT, instrument, readStats } from './precision/instrument.js';
 import { type Device, type FloatTensor, Session } from './runtime/session.js';
 import type { OnnxVae } from './onnx/import.js';
+import { whileBlocking } from './interrupt.js';
 
 export type Part = 'decoder' | 'encoder';
 
@@ -42,6 +43,9 @@ export function prepareGraph(vae: VaeWeights & { onnx?: OnnxVae; weightsFile?: s
   if (vae.onnx && vae.onnx.part !== part) {
     throw new BadInputError(vae.weightsFile ?? 'model.onnx', `is a VAE ${vae.onnx.part} exported to ONNX; this needs the ${part}`);
   }
+  if (!vae.onnx && !(part === 'decoder' ? vae.arch.hasDecoder : vae.arch.hasEncoder)) {
+    throw new BadInputError(vae.weightsFile ?? 'weights', `has no ${part} weights (${part === 'decoder' ? 'an encoder-only' : 'a decoder-only'} VAE); this needs the ${part}`);
+  }
   const base = vae.onnx ? vae.onnx.graph : part === 'decoder' ? buildDecoderGraph(vae) : buildEncoderGraph(vae);
   const native = (opts.native ?? opts.device === 'cuda') && opts.precision === 'fp16';
   const graph = native ? toNativeHalf(base) : applyPrecision(base, opts.precision ?? 'fp32');
@@ -67,7 +71,7 @@ export class VaeRunner {
 
   static async create(vae: VaeWeights & { onnx?: OnnxVae; weightsFile?: string }, part: Part, opts: RunnerOptions = {}): Promise<VaeRunner> {
     const graph = prepareGraph(vae, part, opts);
-    const session = await Session.create(graph, { device: opts.device, threads: opts.threads });
+    const session = await whileBlocking(() => Session.create(graph, { device: opts.device, threads: opts.threads }));
     // an ONNX export without a config.json does not say its depth: SDXL's factor 8
     const levels = vae.arch.blockOutChannels.length || 4;
     const channels = part === 'decoder' ? vae.arch.latentChannels : vae.arch.inChannels;
@@ -87,11 +91,11 @@ export class VaeRunner {
     const latentArea = this.part === 'decoder' ? h * w : (h * w) / this.spatialFactor ** 2;
     if (this.arena && latentArea >= VaeRunner.LOW_MEMORY_LATENT_AREA) {
       await this.session.release();
-      this.session = await Session.create(this.graph, { ...this.sessionOptions, memoryArena: false });
+      this.session = await whileBlocking(() => Session.create(this.graph, { ...this.sessionOptions, memoryArena: false }));
       this.arena = false;
     }
     const inputName = this.onnx ? this.onnx.inputName : this.part === 'decoder' ? DECODER_INPUT : ENCODER_INPUT;
-    const out = await this.session.run({ [inputName]: input });
+    const out = await whileBlocking(() => this.session.run({ [inputName]: input }));
     const main = out[this.graph.outputs[0].name];
     const result: RunResult = { output: { shape: main.shape, data: main.data as Float32Array } };
     if (this.part === 'encoder' && !this.onnx) {

@@ -16,6 +16,7 @@ import { sha256File } from '../io/sha256.js';
 import { unitsOfShard } from '../shard/rendezvous.js';
 import { InputsFingerprint, type ShardRecord, shardRecord } from '../shard/shard-record.js';
 import type { ShardSpec } from '../shard/shard-spec.js';
+import { nonFiniteWeightsNote } from '../weights/nonfinite-weights.js';
 
 export interface GateCase extends ItemMetrics {
   /** `<latent>@<precision>` */
@@ -64,6 +65,7 @@ export async function runGate(baseline: LoadedBaseline, candidate: LoadedVae, pr
     latents = m.latents.filter((l) => mine.has(l.id));
     record = shardRecord(shard.spec, allUnits, fingerprint.digest(), { vaecheck: shard.vaecheck, candidateSha256: await sha256File(candidate.weightsFile), device: device ?? 'cpu' });
   }
+  const badWeights = nonFiniteWeightsNote(candidate);
   const cases: GateCase[] = [];
   if (latents.length === 0) return { candidate: candidate.source, precision, thresholds, cases, pass: true, ...(record ? { shard: record } : {}) };
   const runner = await VaeRunner.create(candidate, 'decoder', { precision, device });
@@ -82,7 +84,7 @@ export async function runGate(baseline: LoadedBaseline, candidate: LoadedVae, pr
       let note: string | undefined;
       if (metrics.nonFiniteFraction > thresholds.maxNan) {
         reasons.push(`${metrics.nan} NaN and ${metrics.inf} Inf values (${(100 * metrics.nonFiniteFraction).toFixed(2)}% > ${100 * thresholds.maxNan}%)`);
-        note = `the candidate overflows at ${precision}: find the layer with vaecheck nan-scan --vae ${candidate.source} --precision ${precision}; decode it in ${precision === 'fp16' ? 'bf16 or fp32' : 'fp32'} or make it fp16-safe`;
+        note = badWeights ? `the candidate's ${badWeights.replace(/^the /, '')}` : `the candidate overflows at ${precision}: find the layer with vaecheck nan-scan --vae ${candidate.source} --precision ${precision}; decode it in ${precision === 'fp16' ? 'bf16 or fp32' : 'fp32'} or make it fp16-safe`;
       } else {
         if (!(metrics.psnr >= thresholds.minPsnr)) reasons.push(`psnr=${fmt(metrics.psnr)} < ${thresholds.minPsnr}`);
         if (metrics.ssim < thresholds.minSsim) reasons.push(`ssim=${metrics.ssim.toFixed(4)} < ${thresholds.minSsim}`);

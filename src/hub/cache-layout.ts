@@ -12,9 +12,24 @@
  * diffusers, transformers and the hf CLI write it; vaecheck reads what they left and writes the
  * same, so either side reuses the other's downloads.
  */
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, copyFileSync } from 'node:fs';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { BadInputError } from '../errors.js';
+import { assertRegularFile, isInside, openProblem, quotePath, readRegularText } from '../io/safe-path.js';
+import { etagKind } from './blob-hash.js';
 import { isCommitHash } from './spec.js';
+
+/** A snapshot walk goes no deeper and visits no more entries than this (a repo's VAE is 2 levels down). */
+const MAX_SNAPSHOT_DEPTH = 8;
+const MAX_SNAPSHOT_ENTRIES = 10_000;
+
+const realpathOr = (p: string) => {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
+};
 
 /** `models--owner--name` */
 export function repoFolderName(repo: string): string {
@@ -48,7 +63,7 @@ export class RepoCache {
     if (isCommitHash(revision)) return revision;
     const ref = join(this.dir, 'refs', ...revision.split('/'));
     try {
-      const c = readFileSync(ref, 'utf8').trim();
+      const c = readRegularText(ref, 4096).trim();
       return isCommitHash(c) ? c : undefined;
     } catch {
       return undefined;
@@ -67,13 +82,17 @@ export class RepoCache {
   }
 
   /**
-   * Repo paths (with '/') present in a snapshot: files and symlinks whose target exists. A dangling
-   * symlink (its blob deleted) counts as absent, so that the file is fetched again.
+   * Repo paths (with '/') present in a snapshot: regular files and symlinks to regular files. A
+   * dangling symlink (its blob deleted) counts as absent, so that the file is fetched again. The walk
+   * never follows a folder symlink (huggingface_hub makes none; a loop would never end) and is
+   * bounded in depth and entries.
    */
   snapshotFiles(commit: string): string[] {
     const root = this.snapshotDir(commit);
     const out: string[] = [];
-    const walk = (dir: string, rel: string) => {
+    let seen = 0;
+    const walk = (dir: string, rel: string, depth: number) => {
+      if (depth > MAX_SNAPSHOT_DEPTH) return;
       let names: string[];
       try {
         names = readdirSync(dir);
@@ -81,19 +100,24 @@ export class RepoCache {
         return;
       }
       for (const n of names) {
+        if (++seen > MAX_SNAPSHOT_ENTRIES) return;
         const p = join(dir, n);
         const r = rel ? `${rel}/${n}` : n;
         let st;
         try {
-          st = statSync(p);
+          st = lstatSync(p);
+          if (st.isSymbolicLink()) st = statSync(p);
+          else if (st.isDirectory()) {
+            walk(p, r, depth + 1);
+            continue;
+          }
         } catch {
           continue;
         }
-        if (st.isDirectory()) walk(p, r);
-        else if (st.isFile()) out.push(r);
+        if (st.isFile()) out.push(r);
       }
     };
-    walk(root, '');
+    walk(root, '', 0);
     return out.sort();
   }
 
@@ -110,6 +134,33 @@ export class RepoCache {
     } catch {
       return null;
     }
+  }
+
+  /**
+   * Where a snapshot file's bytes really are, checked: a symlink must resolve (all links followed)
+   * to a blob directly inside this repo's blobs/ (then `blob` is set, to be hash-checked against its
+   * name); a plain file must really lie inside the snapshot. Either must be a regular file.
+   * @throws BadInputError naming the snapshot file: a link out of the cache, a FIFO, a device, …
+   */
+  checkedFile(commit: string, file: string): { real: string; blob?: string } {
+    const p = this.pointerPath(commit, file);
+    const st = lstatSync(p, { throwIfNoEntry: false });
+    if (!st) throw new BadInputError(p, 'file not found in the Hugging Face cache snapshot');
+    let real: string;
+    try {
+      real = realpathSync(p);
+    } catch (e) {
+      throw new BadInputError(p, `in the Hugging Face cache: ${openProblem(e)}`);
+    }
+    assertRegularFile(real);
+    if (st.isSymbolicLink()) {
+      const blobs = realpathOr(join(this.dir, 'blobs'));
+      if (dirname(real) !== blobs) throw new BadInputError(p, `is a link that leaves the Hugging Face cache's blobs/ of ${this.repo} (to ${quotePath(real)}); it is not read. Delete the snapshot and download again`);
+      if (etagKind(basename(real)) === 'opaque') throw new BadInputError(p, `links to blob ${quotePath(basename(real))}, which is not named by a sha256 or git blob id and cannot be verified`);
+      return { real, blob: real };
+    }
+    if (!isInside(realpathOr(this.snapshotDir(commit)), real)) throw new BadInputError(p, `lies outside the Hugging Face cache snapshot (at ${quotePath(real)}); it is not read`);
+    return { real };
   }
 
   /**

@@ -55,9 +55,12 @@ function result(spec: HubSpec, cache: RepoCache, commit: string, choice: Chosen,
   return { spec, path, weightsFile: cache.pointerPath(commit, choice.weights), commit, files: choice.files, downloaded };
 }
 
-/** Checks a cached snapshot file against the name of the blob it links to. */
+/**
+ * Checks a cached snapshot file: it must stay inside the cache (a symlink into this repo's blobs/, or
+ * a plain file inside the snapshot) and be a regular file; a blob is checked against its own name.
+ */
 async function verifyCached(spec: HubSpec, cache: RepoCache, commit: string, file: string): Promise<void> {
-  const blob = cache.blobOf(commit, file);
+  const { blob } = cache.checkedFile(commit, file);
   if (!blob) return; // a plain file (no symlinks where it was written): nothing to check it against
   const bad = await checkBlob(blob, basename(blob), statSync(blob).size);
   if (bad) throw new HubCorruptBlobError(blob, `${spec.repo}/${file}`, bad);

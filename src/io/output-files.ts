@@ -260,9 +260,28 @@ function lockOwner(lock: string): { pid: number; host: string } | undefined {
   }
 }
 
-/** Takes `.<name>.vaecheck-lock` beside `target` (its folder must exist). */
+/**
+ * Where a run keeps its lock, temporaries and staging folder for `target`: the nearest folder that
+ * exists on the way to it (its own folder, usually). Folders still missing are made only at commit,
+ * so an interrupted run leaves none. `first` is the name below the anchor that the target lives under.
+ */
+function anchorOf(target: string): { anchor: string; first: string } {
+  let first = basename(resolve(target));
+  for (let d = dirname(resolve(target)); ; d = dirname(d)) {
+    const st = lstatOrUndefined(d);
+    if (st) {
+      if (!statSync(d, { throwIfNoEntry: false })?.isDirectory()) throw new BadInputError(target, `cannot write: ${d} is not a folder`);
+      return { anchor: d, first };
+    }
+    if (dirname(d) === d) return { anchor: d, first };
+    first = basename(d);
+  }
+}
+
+/** Takes `.<name>.vaecheck-lock` in the anchor of `target`. */
 function acquireLock(target: string): string {
-  const lock = join(dirname(target), `.${basename(target)}.vaecheck-lock`);
+  const { anchor, first } = anchorOf(target);
+  const lock = join(anchor, `.${first}.vaecheck-lock`);
   if (held.has(lock)) return lock;
   for (let attempt = 0; ; attempt++) {
     try {
@@ -409,13 +428,14 @@ export class OutputSet {
       checkInputs(path, this.inputs, false);
       const dir = dirname(path);
       const dst = lstatOrUndefined(dir);
+      // a missing folder is made at commit (mkdir), so that a failed or interrupted run leaves none
       if (!dst) {
         if (!mkdir) throw new BadInputError(path, `cannot write: folder ${dir} does not exist`);
-        this.madeDirs.push(...makeDirs(dir));
       } else if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new BadInputError(path, `cannot write: ${dir} is not a folder`);
       if (!this.locks.has(resolve(path))) {
         this.locks.set(resolve(path), acquireLock(resolve(path)));
-        recoverInterrupted(path);
+        const { anchor, first } = anchorOf(path);
+        recoverInterrupted(join(anchor, first));
       }
     } catch (e) {
       this.abort();
@@ -438,9 +458,9 @@ export class OutputSet {
       // a folder given through a symlink is replaced where it really is
       const real = st ? realpathSync(dir) : dir;
       this.folderDir = real;
-      this.madeDirs.push(...makeDirs(dirname(real)));
       this.locks.set(real, acquireLock(real));
-      recoverInterrupted(real);
+      const { anchor, first } = anchorOf(real);
+      recoverInterrupted(join(anchor, first));
       if (lstatOrUndefined(real)) {
         const entries = listFiles(real);
         if (entries.length > 0 && !this.force) {
@@ -468,7 +488,7 @@ export class OutputSet {
     try {
       // inside the try: a refused file drops the files staged before it
       this.checkFile(path, true);
-      const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${random()}`);
+      const tmp = join(lstatOrUndefined(dir) ? dir : anchorOf(path).anchor, `.${basename(path)}.tmp-${process.pid}-${random()}`);
       pending.add(tmp);
       writeNewFile(tmp, bytes);
       this.staged.push({ tmp, target: path });
@@ -483,8 +503,8 @@ export class OutputSet {
       this.claimFolder();
       const rel = this.relInFolder(path);
       if (!this.stage) {
-        const parent = dirname(this.folderDir!);
-        const stage = join(parent, `.${basename(this.folderDir!)}.vaecheck-stage-${process.pid}-${random()}`);
+        const { anchor, first } = anchorOf(this.folderDir!);
+        const stage = join(anchor, `.${first}.vaecheck-stage-${process.pid}-${random()}`);
         mkdirSync(stage);
         pending.add(stage);
         this.stage = stage;
@@ -540,6 +560,7 @@ export class OutputSet {
     pauseForTests('VAECHECK_TEST_PAUSE_BEFORE_COMMIT_MS');
     const dir = dirname(resolve(this.staged[0].target));
     if (this.staged.length === 1) {
+      this.madeDirs.push(...makeDirs(dir));
       renameSync(this.staged[0].tmp, this.staged[0].target);
     } else {
       if (this.staged.some((s) => dirname(resolve(s.target)) !== dir)) throw new Error('OutputSet: a set of several files must share one folder');
@@ -565,11 +586,13 @@ export class OutputSet {
     const dir = this.folderDir!;
     if (!this.stage) {
       // nothing was added: an empty output is still an output
-      this.stage = join(dirname(dir), `.${basename(dir)}.vaecheck-stage-${process.pid}-${random()}`);
+      const { anchor, first } = anchorOf(dir);
+      this.stage = join(anchor, `.${first}.vaecheck-stage-${process.pid}-${random()}`);
       mkdirSync(this.stage);
       pending.add(this.stage);
     }
     pauseForTests('VAECHECK_TEST_PAUSE_BEFORE_COMMIT_MS');
+    this.madeDirs.push(...makeDirs(dirname(dir)));
     const st = lstatOrUndefined(dir);
     if (st && readdirSync(dir).length > 0) {
       const old = join(dirname(dir), `.${basename(dir)}.vaecheck-old-${process.pid}-${random()}`);

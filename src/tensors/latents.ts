@@ -86,6 +86,9 @@ export function randomLatents(seed: number, batch: number, height: number, width
     throw new UsageError(`random latents need a positive batch and size, got batch ${batch}, size ${height}x${width}`);
   }
   const shape = [batch, latentChannels, height, width];
+  if (shape.reduce((a, d) => a * d, 1) > MAX_RANDOM_VALUES) {
+    throw new UsageError(`random latents ${shape.join('x')} are too large (more than ${MAX_RANDOM_VALUES} values); use a smaller --batch or --size`);
+  }
   return { shape, data: randomNormal(seed, shape.reduce((a, d) => a * d, 1)) };
 }
 
@@ -105,9 +108,18 @@ function finiteStd(a: Float32Array): number {
   return Math.sqrt(Math.max(0, s2 / n - m * m));
 }
 
-/** Parses `HxW` (e.g. `64x64`, `12x20`). */
+/**
+ * The largest side accepted by parseSize: 4096 (as latents: a 32768-pixel image, far past what the
+ * decoder's attention fits in memory; as images: 4096 pixels). Refused before anything is allocated.
+ */
+export const MAX_SIDE = 4096;
+/** random latents beyond this many values (1 GiB of float32) are refused before allocation */
+export const MAX_RANDOM_VALUES = 1 << 28;
+
+/** Parses `HxW` (e.g. `64x64`, `12x20`), each side 1 to MAX_SIDE. */
 export function parseSize(text: string, what = '--size'): { height: number; width: number } {
   const m = text.match(/^(\d+)x(\d+)$/);
   if (!m || Number(m[1]) <= 0 || Number(m[2]) <= 0) throw new UsageError(`${what} must be HxW with positive integers (e.g. 64x64), got ${JSON.stringify(text)}`);
+  if (Number(m[1]) > MAX_SIDE || Number(m[2]) > MAX_SIDE) throw new UsageError(`${what} ${m[1]}x${m[2]} is too large: each side at most ${MAX_SIDE}`);
   return { height: Number(m[1]), width: Number(m[2]) };
 }

@@ -11,6 +11,8 @@ import { SafetensorsFile } from './safetensors.js';
 import { type Naming, countUpLevels, detectNaming, findPrefix, toInternalKey } from './keymap.js';
 import { type DiffusersVaeConfig, SDXL_SCALING_FACTOR, type VaeArchitecture, expectedShapes, resolveArchitecture } from './architecture.js';
 import { type OnnxVae, loadOnnxVae } from '../onnx/import.js';
+import { checkKeyIndices, checkShapes } from './limits.js';
+import { recoverInterrupted } from '../io/output-files.js';
 
 export interface Tensor32 {
   shape: number[];
@@ -106,6 +108,8 @@ function readConfig(file: string): DiffusersVaeConfig {
  *   (the first few named), wrong shapes (key, expected, found), non-float dtypes.
  */
 export function loadVae(path: string, opts: LoadOptions = {}): LoadedVae {
+  // a fix output whose swap was cut short by a kill is put back before it is looked for
+  if (!existsSync(path)) recoverInterrupted(path);
   // an .onnx file, or a folder holding model.onnx and no safetensors weights (diffusers' vae_decoder/)
   const isDir = existsSync(path) && statSync(path).isDirectory();
   const onnxFile = path.toLowerCase().endsWith('.onnx')
@@ -137,6 +141,9 @@ export function loadVae(path: string, opts: LoadOptions = {}): LoadedVae {
     fileKeys.set(internal, prefix + k);
     shapes.set(internal, shape);
   }
+  // bounded before the architecture is read from them: no million-resnet key, no zero-width layer
+  checkKeyIndices(weightsFile, shapes.keys());
+  checkShapes(weightsFile, shapes, fileKeys);
   const arch = resolveArchitecture(weightsFile, shapes, config);
   const expected = new Map<string, number[]>();
   if (arch.hasEncoder) for (const [k, s] of expectedShapes(arch, 'encoder')) expected.set(k, s);
