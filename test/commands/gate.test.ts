@@ -515,6 +515,8 @@ function snapshot(dir: string): Map<string, Buffer> {
 }
 
 const isTemporary = (rel: string) => /(^|\/)\.[^/]+\.tmp-\d+-[a-z0-9]+$/.test(rel);
+/** the lock a SIGKILLed run leaves (stale: its pid is gone; the next run takes it over) */
+const isLock = (rel: string) => /(^|\/)\.[^/]+\.vaecheck-lock$/.test(rel);
 
 /**
  * Runs the CLI with the commit pause (VAECHECK_TEST_PAUSE_BEFORE_COMMIT_MS) and SIGKILLs it as soon
@@ -553,30 +555,28 @@ test('(f) a gate killed while writing its JUnit report leaves the previous repor
 
   await killMidWrite(args, dir, (rels) => rels.some((r) => /^\.gate\.xml\.tmp-/.test(r)));
   const left = [...snapshot(dir).keys()];
-  assert.deepEqual(left.filter((r) => !isTemporary(r)), ['gate.xml'], 'nothing else was renamed into place');
-  assert.equal(left.length, 2, `one temporary left behind by SIGKILL: ${left}`);
+  assert.deepEqual(left.filter((r) => !isTemporary(r) && !isLock(r)), ['gate.xml'], 'nothing else was renamed into place');
+  assert.equal(left.length, 3, `one temporary and the lock left behind by SIGKILL: ${left}`);
   assert.deepEqual(readFileSync(junit), old, 'the previous report, byte for byte');
   // the temporary held the new report: the kill came after it was written, before the rename
   const tmp = readFileSync(join(dir, left.find(isTemporary)!), 'utf8');
   assert.match(tmp, /failures="3"/);
 
-  // the control: the same run, not killed, does replace the report
+  // the control: the same run, not killed, does replace the report (and removes the killed run's leftovers)
   const again = run(args);
   assert.equal(again.code, 1, show(again));
+  assert.deepEqual([...snapshot(dir).keys()], ['gate.xml']);
   assert.match(readFileSync(junit, 'utf8'), /<testsuites name="vaecheck" tests="3" failures="3"/);
 });
 
 test('(f) baseline --force killed while writing leaves the old manifest and files intact (and still gating)', async () => {
   const dir = copyOfBaseline();
+  const parent = join(dir, '..');
   const before = snapshot(dir);
   const cand = shiftedCandidate(0.1);
-  // the manifest is staged last: once its temporary exists, every file of the new baseline has one
-  await killMidWrite(['baseline', '--vae', cand.path, ...LATENTS, '--out', dir, '--force'], dir, (rels) => rels.some((r) => /^\.manifest\.json\.tmp-/.test(r)));
-  const after = snapshot(dir);
-  const temporaries = [...after.keys()].filter(isTemporary);
-  assert.equal(temporaries.length, before.size, `a temporary per file: ${temporaries}`);
-  for (const [rel, bytes] of before) assert.deepEqual(after.get(rel), bytes, rel);
-  assert.equal(after.size, before.size + temporaries.length, 'no other file appeared');
+  // the new baseline is staged as a whole folder beside the old one; the kill comes before the swap
+  await killMidWrite(['baseline', '--vae', cand.path, ...LATENTS, '--out', dir, '--force'], parent, (rels) => rels.some((r) => /\.vaecheck-stage-\d+-[a-z0-9]+\/manifest\.json$/.test(r)));
+  assert.deepEqual(snapshot(dir), before, 'the old baseline, byte for byte, nothing added');
   // still the old baseline: the safe VAE passes against it, the shifted candidate does not
   const g = run(['gate', '--baseline', dir, '--vae', SAFE]);
   assert.equal(g.code, 0, g.stdout + g.stderr);
