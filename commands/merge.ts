@@ -88,10 +88,7 @@ export default class Merge extends VaecheckCommand {
     out.commit();
     if (process.env.GITHUB_ACTIONS === 'true' && summary !== undefined) {
       if (process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, summary);
-      for (const line of annotations) {
-        if (flags.json) process.stderr.write(`${line}\n`);
-        else this.log(line);
-      }
+      for (const line of annotations) this.workflowCommand(line, flags.json);
     }
     if (flags.json) this.log(json.trimEnd());
     else for (const l of lines) this.log(l);

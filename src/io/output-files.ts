@@ -110,16 +110,21 @@ export function recoverInterrupted(target: string): void {
   }
 }
 
-/** Renames the temporaries a journal lists to their targets (only temporaries of that pid, in that folder). */
+/**
+ * Renames the temporaries a journal lists to their targets: only temporaries of the journal's pid,
+ * each onto the name it was made for, both below the journal's folder (a crafted journal can move
+ * nothing else).
+ */
 function replayJournal(dir: string, name: string, pid: number): void {
   try {
     const j = JSON.parse(readFileSync(join(dir, name), 'utf8')) as { files?: { tmp?: unknown; target?: unknown }[] };
-    for (const f of j.files ?? []) {
-      if (typeof f.tmp !== 'string' || typeof f.target !== 'string') continue;
-      const m = TMP_FILE.exec(f.tmp);
-      // a crafted journal can only move a temporary of its own pid onto the name it was made for
-      if (!m || Number(m[2]) !== pid || m[1] !== f.target || f.target.includes('/') || f.target.includes(sep)) continue;
-      if (lstatOrUndefined(join(dir, f.tmp))?.isFile()) renameSync(join(dir, f.tmp), join(dir, f.target));
+    for (const f of Array.isArray(j.files) ? j.files : []) {
+      if (typeof f?.tmp !== 'string' || typeof f.target !== 'string') continue;
+      const m = TMP_FILE.exec(basename(f.tmp));
+      const tmp = resolve(dir, f.tmp);
+      const target = resolve(dir, f.target);
+      if (!m || Number(m[2]) !== pid || m[1] !== basename(target) || !isInside(dir, tmp) || !isInside(dir, target) || target === dir) continue;
+      if (lstatOrUndefined(tmp)?.isFile()) renameSync(tmp, target);
     }
     rmSync(join(dir, name), { force: true });
   } catch {
@@ -558,28 +563,40 @@ export class OutputSet {
   private commitFiles(): void {
     if (this.staged.length === 0) return;
     pauseForTests('VAECHECK_TEST_PAUSE_BEFORE_COMMIT_MS');
-    const dir = dirname(resolve(this.staged[0].target));
+    const dirs = [...new Set(this.staged.map((s) => dirname(resolve(s.target))))];
+    for (const d of dirs) this.madeDirs.push(...makeDirs(d));
     if (this.staged.length === 1) {
-      this.madeDirs.push(...makeDirs(dir));
       renameSync(this.staged[0].tmp, this.staged[0].target);
     } else {
-      if (this.staged.some((s) => dirname(resolve(s.target)) !== dir)) throw new Error('OutputSet: a set of several files must share one folder');
-      // the journal makes the renames one step: once it exists, the next run finishes them
+      // the journal makes the renames one step: once it exists, the next run finishes them. It lives
+      // in the folder all targets share and lists paths relative to it.
+      const base = dirs.reduce((a, d) => {
+        while (!isInside(a, d)) a = dirname(a);
+        return a;
+      });
       const name = `.vaecheck-commit-${process.pid}-${random()}.json`;
-      const journal = join(dir, name);
-      const tmp = join(dir, `.${name}.tmp-${process.pid}-${random()}`);
-      pending.add(tmp);
-      writeNewFile(tmp, JSON.stringify({ files: this.staged.map((s) => ({ tmp: basename(s.tmp), target: basename(s.target) })) }));
-      renameSync(tmp, journal);
-      pending.delete(tmp);
+      const journal = join(base, name);
+      const tmp = join(base, `.${name}.tmp-${process.pid}-${random()}`);
+      let journaled = true;
+      try {
+        pending.add(tmp);
+        writeNewFile(tmp, JSON.stringify({ files: this.staged.map((s) => ({ tmp: relative(base, s.tmp), target: relative(base, s.target) })) }));
+        renameSync(tmp, journal);
+      } catch (e) {
+        // a shared folder we may not write (e.g. /): the renames still run, without roll-forward
+        if (!['EACCES', 'EPERM', 'EROFS'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
+        journaled = false;
+      } finally {
+        pending.delete(tmp);
+      }
       this.staged.forEach((s, i) => {
         renameSync(s.tmp, s.target);
         if (i === 0) pauseForTests('VAECHECK_TEST_PAUSE_MID_COMMIT_MS');
       });
-      rmSync(journal, { force: true });
+      if (journaled) rmSync(journal, { force: true });
     }
     for (const s of this.staged) pending.delete(s.tmp);
-    fsyncDir(dir);
+    for (const d of dirs) fsyncDir(d);
   }
 
   private commitFolder(): void {
