@@ -3,6 +3,7 @@
  * through the precision and (optionally) instrumentation passes, and turned into an onnxruntime
  * session once; `run` can then be called for any number of inputs.
  */
+import type { Part } from './architecture/vae-architecture.js';
 import { type Precision } from './dtype.js';
 import { BadInputError } from './errors.js';
 import type { OnnxGraph } from './graph/ir.js';
@@ -14,7 +15,7 @@ import { type Device, type FloatTensor, Session } from './runtime/session.js';
 import type { OnnxVae } from './onnx/import.js';
 import { whileBlocking } from './interrupt.js';
 
-export type Part = 'decoder' | 'encoder';
+export type { Part };
 
 export interface RunnerOptions {
   precision?: Precision;

@@ -1,7 +1,7 @@
 /**
  * The native float16 graph (used with --device cuda) is a valid float16 ONNX graph: checked here on the
  * CPU provider, which runs it (through casts of its own) close to the float32 decode. Whether half
- * precision then overflows is the GPU's to show; the CPU hides it (design.md §3).
+ * precision then overflows is the GPU's to show; the CPU hides it (ARCHITECTURE.md, "Half precision").
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';

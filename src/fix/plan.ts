@@ -13,10 +13,11 @@
  * resnet with a conv_shortcut (its output is shortcut + conv2, both written by convs), an up- or
  * downsampler conv. Between those points it is one stage with one scale.
  */
-import type { VaeArchitecture } from '../weights/architecture.js';
+import { partLayout } from '../architecture/layout.js';
+import type { Part, VaeArchitecture } from '../architecture/vae-architecture.js';
 import type { LayerStats } from '../precision/instrument.js';
 
-export type Part = 'decoder' | 'encoder';
+export type { Part };
 
 /** What multiplies a weight tensor: `weight` and `bias` factors of one conv / linear layer. */
 export interface LayerScale {
@@ -55,36 +56,31 @@ interface Walk {
   /** resnet paths in execution order, with whether they have a shortcut */
   resnets: { path: string; shortcut: boolean }[];
   attentions: string[];
-  /** stage-opening convs in order (the first is conv_in), with the resnet index they precede */
-  resamplers: { conv: string; beforeResnet: number }[];
+  /**
+   * stream ops in execution order, each with whether it opens a new stage (conv_in, an up- or
+   * downsampler conv, a resnet's conv_shortcut); the rest are written at the current stage's scale
+   */
+  streamOps: { op: string; opens: boolean }[];
+  /** the latent-space 1x1 convs (post_quant_conv / quant_conv) of the part: outside the stream */
+  latentConvs: string[];
 }
 
+/** The residual stream of a part, read off its layout (src/architecture/layout.ts). */
 function walk(arch: VaeArchitecture, part: Part): Walk {
-  const boc = arch.blockOutChannels;
-  const n = boc.length;
-  const resnets: Walk['resnets'] = [];
-  const attentions: string[] = [];
-  const resamplers: Walk['resamplers'] = [{ conv: `${part}.conv_in`, beforeResnet: 0 }];
-  const mid = () => {
-    resnets.push({ path: `${part}.mid_block.resnets.0`, shortcut: false });
-    if (arch.midAttention) attentions.push(`${part}.mid_block.attentions.0`);
-    resnets.push({ path: `${part}.mid_block.resnets.1`, shortcut: false });
-  };
-  if (part === 'decoder') {
-    const rev = [...boc].reverse();
-    mid();
-    for (let k = 0; k < n; k++) {
-      for (let j = 0; j <= arch.layersPerBlock; j++) resnets.push({ path: `decoder.up_blocks.${k}.resnets.${j}`, shortcut: j === 0 && rev[Math.max(0, k - 1)] !== rev[k] });
-      if (k < n - 1) resamplers.push({ conv: `decoder.up_blocks.${k}.upsamplers.0.conv`, beforeResnet: resnets.length });
-    }
-  } else {
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < arch.layersPerBlock; j++) resnets.push({ path: `encoder.down_blocks.${i}.resnets.${j}`, shortcut: j === 0 && i > 0 && boc[i - 1] !== boc[i] });
-      if (i < n - 1) resamplers.push({ conv: `encoder.down_blocks.${i}.downsamplers.0.conv`, beforeResnet: resnets.length });
-    }
-    mid();
+  const w: Walk = { resnets: [], attentions: [], streamOps: [], latentConvs: [] };
+  for (const node of partLayout(arch, part).layers) {
+    if (node.kind === 'conv' && node.role === 'in') w.streamOps.push({ op: node.path, opens: true });
+    else if (node.kind === 'conv' && node.role === 'latent') w.latentConvs.push(node.path);
+    else if (node.kind === 'resnet') {
+      w.resnets.push({ path: node.path, shortcut: node.shortcut });
+      if (node.shortcut) w.streamOps.push({ op: `${node.path}.conv_shortcut`, opens: true });
+      w.streamOps.push({ op: `${node.path}.conv2`, opens: false }, { op: `${node.path}.add`, opens: false });
+    } else if (node.kind === 'attention') {
+      w.attentions.push(node.path);
+      w.streamOps.push({ op: `${node.path}.to_out.0`, opens: false }, { op: `${node.path}.add`, opens: false });
+    } else if (node.kind === 'upsample' || node.kind === 'downsample') w.streamOps.push({ op: `${node.path}.conv`, opens: true });
   }
-  return { resnets, attentions, resamplers };
+  return w;
 }
 
 /**
@@ -97,24 +93,11 @@ export function planFix(arch: VaeArchitecture, part: Part, stats: ReadonlyMap<st
   const w = walk(arch, part);
   // assign every stream op to a stage, in execution order
   const stages: Stage[] = [];
-  const stageOfResnet: number[] = [];
-  const open = (opens: string) => stages.push({ opens, ops: [opens], scale: 1, maxAbs: 0 });
-  let r = 0;
-  const attentionAfter = new Map<string, string>(); // mid resnet 0 -> attention
-  if (w.attentions.length) attentionAfter.set(`${part}.mid_block.resnets.0`, w.attentions[0]);
-  for (const rs of w.resamplers) {
-    for (; r < rs.beforeResnet; r++) addResnet(r);
-    open(rs.conv);
-  }
-  for (; r < w.resnets.length; r++) addResnet(r);
-  function addResnet(i: number) {
-    const { path, shortcut } = w.resnets[i];
-    if (shortcut) open(`${path}.conv_shortcut`);
-    const s = stages[stages.length - 1];
-    s.ops.push(`${path}.conv2`, `${path}.add`);
-    stageOfResnet[i] = stages.length - 1;
-    const att = attentionAfter.get(path);
-    if (att) s.ops.push(`${att}.to_out.0`, `${att}.add`);
+  const stageOf = new Map<string, number>();
+  for (const { op, opens } of w.streamOps) {
+    if (opens) stages.push({ opens: op, ops: [], scale: 1, maxAbs: 0 });
+    stages[stages.length - 1].ops.push(op);
+    stageOf.set(op, stages.length - 1);
   }
   for (const s of stages) {
     s.maxAbs = Math.max(...s.ops.map(max));
@@ -128,25 +111,24 @@ export function planFix(arch: VaeArchitecture, part: Part, stats: ReadonlyMap<st
   const push = (layer: string, weight: number, bias: number) => {
     if (weight !== 1 || bias !== 1) layers.push({ layer, weight, bias });
   };
-  const stageIndex = (opens: string) => stages.findIndex((s) => s.opens === opens);
   stages.forEach((s, i) => {
     const before = i === 0 ? 1 : stages[i - 1].scale;
     if (i === 0) push(s.opens, s.scale, s.scale); // conv_in reads the (unscaled) latents or image
     else if (s.opens.endsWith('.conv_shortcut')) push(s.opens, s.scale / before, s.scale);
     else push(s.opens, s.scale / before, s.scale); // up/downsampler conv reads the previous stage
   });
-  w.resnets.forEach((rs, i) => {
-    const s = stages[stageOfResnet[i]].scale;
+  w.resnets.forEach((rs) => {
+    const s = stages[stageOf.get(`${rs.path}.add`)!].scale;
     const t = conv1.get(`${rs.path}.conv1`)!.scale;
     push(`${rs.path}.conv1`, t, t); // read only by norm2
     push(`${rs.path}.conv2`, s, s); // reads silu(norm2(.)): unscaled
   });
   for (const att of w.attentions) {
-    const s = stages[stageIndex(stages.find((x) => x.ops.includes(`${att}.to_out.0`))!.opens)].scale;
+    const s = stages[stageOf.get(`${att}.to_out.0`)!].scale;
     push(`${att}.to_out.0`, s, s);
   }
   const reachable = new Set([...stages.flatMap((s) => s.ops), ...conv1.keys()]);
-  const unreachable = [...stats.values()].filter((l) => l.name.startsWith(part === 'decoder' ? 'decoder.' : 'encoder.') || l.name === (part === 'decoder' ? 'post_quant_conv' : 'quant_conv'))
+  const unreachable = [...stats.values()].filter((l) => l.name.startsWith(`${part}.`) || w.latentConvs.includes(l.name))
     .filter((l) => !reachable.has(l.name) && l.maxAbs > target)
     .map((l) => l.name);
   return { part, target, stages, conv1, layers, unreachable };

@@ -3,7 +3,7 @@
  * diffusers module path of the layer that writes it, so the precision pass rounds exactly those
  * tensors and the instrumentation pass reports them by name.
  */
-import type { Tensor32 } from '../weights/load.js';
+import type { Tensor32 } from '../architecture/vae-architecture.js';
 import { type GraphBuilder, float, int, ints, str } from './builder.js';
 
 export interface LayerContext {

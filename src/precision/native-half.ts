@@ -4,7 +4,7 @@
  * (a Cast at each end), so callers feed and read the same tensors as with the emulated graphs.
  *
  * On x86 CPUs onnxruntime runs such a graph by wrapping its ops in casts and merging them into float32
- * stretches, which hides overflow (design.md §3): there the emulated graph (precision-pass.ts) is the
+ * stretches, which hides overflow (ARCHITECTURE.md, "Half precision"): there the emulated graph (precision-pass.ts) is the
  * faithful one, and this pass is used only with --device cuda.
  */
 import { ONNX_FLOAT, ONNX_FLOAT16, float32ToBytes } from '../dtype.js';

@@ -4,7 +4,7 @@
  * every traced op go through a Cast(float -> half) -> Cast(half -> float) pair, so values beyond the
  * type's range become ±Inf and flow on into NaN exactly as in half precision. Inside each op the
  * arithmetic stays float32, as GPU kernels accumulate in float32. onnxruntime keeps lossy cast pairs
- * at every optimization level (design.md §3).
+ * at every optimization level (ARCHITECTURE.md, "Half precision").
  */
 import { type Precision, ONNX_BFLOAT16, ONNX_FLOAT, ONNX_FLOAT16, roundInPlace } from '../dtype.js';
 import { int } from '../graph/builder.js';

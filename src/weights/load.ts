@@ -9,15 +9,14 @@ import { BadInputError } from '../errors.js';
 import { jsonProblem, readRegularText } from '../io/safe-path.js';
 import { SafetensorsFile } from './safetensors.js';
 import { type Naming, countUpLevels, detectNaming, findPrefix, toInternalKey } from './keymap.js';
-import { type DiffusersVaeConfig, SDXL_SCALING_FACTOR, type VaeArchitecture, expectedShapes, resolveArchitecture } from './architecture.js';
+import { type DiffusersVaeConfig, resolveArchitecture } from './resolve-architecture.js';
+import { SDXL_SCALING_FACTOR, type Tensor32, type VaeArchitecture } from '../architecture/vae-architecture.js';
+import { expectedShapes } from '../architecture/shapes.js';
 import { type OnnxVae, loadOnnxVae } from '../onnx/import.js';
 import { checkKeyIndices, checkShapes } from './limits.js';
 import { recoverInterrupted } from '../io/output-files.js';
 
-export interface Tensor32 {
-  shape: number[];
-  data: Float32Array;
-}
+export type { Tensor32 };
 
 export interface LoadedVae {
   /** the path the user gave */

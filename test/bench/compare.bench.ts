@@ -12,7 +12,8 @@ import { float32ToBytes, type Precision } from '../../src/dtype.js';
 import { runCompare } from '../../src/compare/run-compare.js';
 import { compareFiles } from '../../src/compare/compare-files.js';
 import { randomNormal } from '../../src/tensors/random.js';
-import { type VaeArchitecture, expectedShapes } from '../../src/weights/architecture.js';
+import type { VaeArchitecture } from '../../src/architecture/vae-architecture.js';
+import { expectedShapes } from '../../src/architecture/shapes.js';
 import { encodeSafetensors } from '../../src/weights/safetensors-writer.js';
 
 const arg = (name: string, def: string) => {

@@ -13,7 +13,7 @@
  * Usage: node --import tsx test/bench/decode.bench.ts [options]
  *   --quick              skip the 128x128 decode           (env VAECHECK_BENCH_QUICK=1)
  *   --malloc MODE        default | hugetlb | both          (env VAECHECK_BENCH_MALLOC; default: default)
- *                        hugetlb starts children with GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (design.md §4);
+ *                        hugetlb starts children with GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (first touch of fresh memory is slow on small VMs);
  *                        both measures the ceiling and the fp32 decodes under each. Measured here: hugetlb
  *                        takes effect (GBs of AnonHugePages, ~200x fewer page faults) but did not make the
  *                        decode faster, so children run with the plain allocator unless asked.
@@ -28,11 +28,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { GraphBuilder, ints } from '../../src/graph/builder.js';
-import { type VaeWeights, decoderFlops } from '../../src/graph/vae-graph.js';
+import type { VaeWeights } from '../../src/graph/vae-graph.js';
+import { decoderFlops } from '../../src/architecture/flops.js';
 import { Session, runtimeVersion } from '../../src/runtime/session.js';
 import { VaeRunner } from '../../src/vae-runner.js';
-import { type VaeArchitecture, SDXL_SCALING_FACTOR, expectedShapes } from '../../src/weights/architecture.js';
-import type { Tensor32 } from '../../src/weights/load.js';
+import { SDXL_SCALING_FACTOR, type Tensor32, type VaeArchitecture } from '../../src/architecture/vae-architecture.js';
+import { expectedShapes } from '../../src/architecture/shapes.js';
 import { randomNormal } from '../../src/tensors/random.js';
 
 const TARGETS = { ceilingShare: 0.7, rss128: 4e9, fp16Ratio: 1.15, instrumentRatio: 1.1 } as const;

@@ -3,7 +3,7 @@
  *
  * Tests use it to check the ONNX graphs that src/ builds, so it deliberately shares no code with
  * src/: every op is written out here with plain loops over Float64Array, in the order diffusers runs
- * them. Precision emulation follows design.md §3: for 'fp16' / 'bf16' the weights and the input are
+ * them. Precision emulation follows ARCHITECTURE.md ("Half precision"): for 'fp16' / 'bf16' the weights and the input are
  * rounded to the type, every op is computed in float64 and the output of every traced op is rounded
  * to the type once (GroupNorm stats and the attention core's softmax stay in float64). Infinities and
  * NaNs are never special-cased: they flow through float64 arithmetic exactly as on a GPU.

@@ -1,35 +1,10 @@
 /**
- * The AutoencoderKL architecture: read from a diffusers config.json when present, otherwise
- * inferred from tensor shapes (any widths, any layers per block), and the full list of expected
- * weight keys and shapes that a loaded file is checked against.
+ * A loaded file's AutoencoderKL architecture: read from a diffusers config.json when present,
+ * otherwise inferred from tensor shapes (any widths, any layers per block). The weight keys and
+ * shapes this implies come from src/architecture/shapes.ts.
  */
+import { SDXL_SCALING_FACTOR, type VaeArchitecture } from '../architecture/vae-architecture.js';
 import { BadInputError } from '../errors.js';
-
-export interface VaeArchitecture {
-  /** widths of the encoder's down levels; the decoder uses them reversed. SDXL: [128, 256, 512, 512] */
-  blockOutChannels: number[];
-  /** resnets per encoder down level; decoder up levels have one more. SDXL: 2 */
-  layersPerBlock: number;
-  /** GroupNorm groups. SDXL: 32 */
-  groups: number;
-  /** GroupNorm epsilon, 1e-6 in AutoencoderKL */
-  eps: number;
-  latentChannels: number;
-  inChannels: number;
-  outChannels: number;
-  /** whether the mid blocks hold an attention layer (diffusers' mid_block_add_attention) */
-  midAttention: boolean;
-  /** SDXL: 0.13025 */
-  scalingFactor: number;
-  /** where scalingFactor came from */
-  scalingFactorSource: 'config' | 'default';
-  /** diffusers' force_upcast, when the config states it */
-  forceUpcast?: boolean;
-  hasEncoder: boolean;
-  hasDecoder: boolean;
-}
-
-export const SDXL_SCALING_FACTOR = 0.13025;
 
 type Shape = readonly number[];
 
@@ -121,67 +96,4 @@ export function resolveArchitecture(file: string, shapes: ReadonlyMap<string, Sh
   };
   if (config?.force_upcast !== undefined) arch.forceUpcast = config.force_upcast;
   return arch;
-}
-
-/** Every weight key of one part with its shape, in internal naming. */
-export function expectedShapes(arch: VaeArchitecture, part: 'encoder' | 'decoder'): Map<string, number[]> {
-  const out = new Map<string, number[]>();
-  const conv = (name: string, cout: number, cin: number, k: number) => {
-    out.set(`${name}.weight`, [cout, cin, k, k]);
-    out.set(`${name}.bias`, [cout]);
-  };
-  const norm = (name: string, c: number) => {
-    out.set(`${name}.weight`, [c]);
-    out.set(`${name}.bias`, [c]);
-  };
-  const linear = (name: string, c: number) => {
-    out.set(`${name}.weight`, [c, c]);
-    out.set(`${name}.bias`, [c]);
-  };
-  const resnet = (p: string, cin: number, cout: number) => {
-    norm(`${p}.norm1`, cin);
-    conv(`${p}.conv1`, cout, cin, 3);
-    norm(`${p}.norm2`, cout);
-    conv(`${p}.conv2`, cout, cout, 3);
-    if (cin !== cout) conv(`${p}.conv_shortcut`, cout, cin, 1);
-  };
-  const mid = (p: string, c: number) => {
-    resnet(`${p}.mid_block.resnets.0`, c, c);
-    if (arch.midAttention) {
-      const a = `${p}.mid_block.attentions.0`;
-      norm(`${a}.group_norm`, c);
-      for (const n of ['to_q', 'to_k', 'to_v', 'to_out.0']) linear(`${a}.${n}`, c);
-    }
-    resnet(`${p}.mid_block.resnets.1`, c, c);
-  };
-  const boc = arch.blockOutChannels;
-  const n = boc.length;
-  const L = arch.latentChannels;
-  if (part === 'encoder') {
-    conv('encoder.conv_in', boc[0], arch.inChannels, 3);
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < arch.layersPerBlock; j++) {
-        resnet(`encoder.down_blocks.${i}.resnets.${j}`, j === 0 ? (i === 0 ? boc[0] : boc[i - 1]) : boc[i], boc[i]);
-      }
-      if (i < n - 1) conv(`encoder.down_blocks.${i}.downsamplers.0.conv`, boc[i], boc[i], 3);
-    }
-    mid('encoder', boc[n - 1]);
-    norm('encoder.conv_norm_out', boc[n - 1]);
-    conv('encoder.conv_out', 2 * L, boc[n - 1], 3);
-    conv('quant_conv', 2 * L, 2 * L, 1);
-  } else {
-    const rev = [...boc].reverse();
-    conv('post_quant_conv', L, L, 1);
-    conv('decoder.conv_in', rev[0], L, 3);
-    mid('decoder', rev[0]);
-    for (let k = 0; k < n; k++) {
-      for (let j = 0; j <= arch.layersPerBlock; j++) {
-        resnet(`decoder.up_blocks.${k}.resnets.${j}`, j === 0 ? rev[Math.max(0, k - 1)] : rev[k], rev[k]);
-      }
-      if (k < n - 1) conv(`decoder.up_blocks.${k}.upsamplers.0.conv`, rev[k], rev[k], 3);
-    }
-    norm('decoder.conv_norm_out', rev[n - 1]);
-    conv('decoder.conv_out', arch.outChannels, rev[n - 1], 3);
-  }
-  return out;
 }
