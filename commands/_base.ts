@@ -2,10 +2,11 @@
  * What every vaecheck command shares: one-line errors with the documented exit codes (0 ok,
  * 1 check failed, 2 usage, 3 bad input, 4 internal error), no stack trace unless DEBUG is set,
  * temporary files removed on Ctrl-C (and those of killed runs at start), every printed line guarded
- * against GitHub workflow-command injection, and the flags for choosing latents.
+ * against GitHub workflow-command injection, the flags for choosing latents, and the flags that state
+ * a VAE's family or latent factors.
  */
 import { Command, Flags } from '@oclif/core';
-import { EXIT, VaecheckError } from '../src/errors.js';
+import { EXIT, UsageError, VaecheckError } from '../src/errors.js';
 import { removePendingTemporaries } from '../src/io/output-files.js';
 import { removeStaleTempFolders } from '../src/io/temp-folders.js';
 import { guardLines, logText } from '../src/ci-text.js';
@@ -13,6 +14,8 @@ import { PRECISIONS, type Precision } from '../src/dtype.js';
 import { DEVICES, type Device } from '../src/runtime/session.js';
 import type { LatentSource } from '../src/decode.js';
 import { parseSize } from '../src/tensors/latents.js';
+import { FAMILY_NAMES, type LatentSpaceRequest } from '../src/architecture/family.js';
+import type { VaeFamily } from '../src/architecture/vae-architecture.js';
 
 let signalsInstalled = false;
 
@@ -118,3 +121,36 @@ export function latentSource(flags: { latents?: string; tensor?: string; random:
 
 export const asPrecision = (s: string) => s as Precision;
 export const asDevice = (s: string) => s as Device;
+
+/** Where the weights cannot tell the family (SD 1.x vs SDXL, SD3 vs FLUX.1 share every shape), the user can. */
+export const latentSpaceFlags = {
+  family: Flags.string({
+    description: 'the VAE\'s family, which sets its latent factors: sd15 (SD 1.x/2.x), sdxl, sd3 (SD3/3.5) or flux (FLUX.1); default: from config.json, else SDXL for 4 latent channels and FLUX.1 for 16 (stated in the output)',
+    options: [...FAMILY_NAMES],
+  }),
+  'scaling-factor': Flags.string({ description: 'latent scaling factor: decoding takes latents / scaling + shift (overrides config.json and --family)' }),
+  'shift-factor': Flags.string({ description: 'latent shift factor (overrides config.json and --family; 0.1159 for FLUX.1, 0.0609 for SD3)' }),
+};
+
+export interface LatentSpaceFlagValues {
+  family?: string;
+  'scaling-factor'?: string;
+  'shift-factor'?: string;
+}
+
+/** The user's statement about the latent space, from the flags. */
+export function latentSpaceRequest(flags: LatentSpaceFlagValues): LatentSpaceRequest {
+  const req: LatentSpaceRequest = {};
+  if (flags.family !== undefined) req.family = flags.family as VaeFamily;
+  if (flags['scaling-factor'] !== undefined) {
+    const v = Number(flags['scaling-factor']);
+    if (!(v > 0 && Number.isFinite(v))) throw new UsageError(`--scaling-factor must be a positive number, got ${JSON.stringify(flags['scaling-factor'])}`);
+    req.scalingFactor = v;
+  }
+  if (flags['shift-factor'] !== undefined) {
+    const v = Number(flags['shift-factor']);
+    if (flags['shift-factor'].trim() === '' || !Number.isFinite(v)) throw new UsageError(`--shift-factor must be a number, got ${JSON.stringify(flags['shift-factor'])}`);
+    req.shiftFactor = v;
+  }
+  return req;
+}
