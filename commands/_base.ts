@@ -14,8 +14,8 @@ import { PRECISIONS, type Precision } from '../src/dtype.js';
 import { DEVICES, type Device } from '../src/runtime/session.js';
 import type { LatentSource } from '../src/decode.js';
 import { parseSize } from '../src/tensors/latents.js';
-import { FAMILY_NAMES, type LatentSpaceRequest } from '../src/architecture/family.js';
-import type { VaeFamily } from '../src/architecture/vae-architecture.js';
+import { FAMILY_NAMES, type LatentSpaceRequest, describeLatentSpace, familiesWithChannels, familyIsAmbiguousDefault } from '../src/architecture/family.js';
+import type { VaeArchitecture, VaeFamily } from '../src/architecture/vae-architecture.js';
 
 let signalsInstalled = false;
 
@@ -153,4 +153,10 @@ export function latentSpaceRequest(flags: LatentSpaceFlagValues): LatentSpaceReq
     req.shiftFactor = v;
   }
   return req;
+}
+
+/** What a VAE is taken to be (family, factors, their source), with how to state it when it was a default. */
+export function latentSpaceLine(a: VaeArchitecture): string {
+  const line = describeLatentSpace(a);
+  return familyIsAmbiguousDefault(a) ? `${line}; state it with --family ${familiesWithChannels(a.latentChannels).join('|')}` : line;
 }

@@ -10,10 +10,16 @@ import { type DefaultVae, resolveDefaultVaes } from '../src/hub/default-pair.js'
 import { loadVaeArg, resolveVaeArg } from '../src/hub/resolve-arg.js';
 import { type LoadedVae, loadVae } from '../src/weights/load.js';
 import { parseHubSpec, specLabel } from '../src/hub/spec.js';
+import { type LatentSpaceFlagValues, latentSpaceFlags, latentSpaceRequest } from './_base.js';
 
 export const variantFlag = Flags.string({
   description: 'weights variant of a diffusers VAE, e.g. fp16 for diffusion_pytorch_model.fp16.safetensors (local folders and Hub repos)',
 });
+
+/** Every flag that says how to read a VAE: the weights variant, and its family or latent factors. */
+export const vaeLoadFlags = { variant: variantFlag, ...latentSpaceFlags };
+
+export type VaeLoadFlagValues = LatentSpaceFlagValues & { variant?: string };
 
 export const VAE_ARG_HELP = 'VAE: .safetensors file, diffusers folder, or Hugging Face Hub repo (owner/name, hf:owner/name[@revision][/subfolder])';
 
@@ -51,10 +57,10 @@ export class HubProgress {
 }
 
 /** Loads a VAE named by a path or a Hub spec, showing download progress. */
-export async function loadVaeFromArg(arg: string, variant?: string): Promise<LoadedVae> {
+export async function loadVaeFromArg(arg: string, flags: VaeLoadFlagValues): Promise<LoadedVae> {
   const p = new HubProgress();
   try {
-    return await loadVaeArg(arg, { variant, onProgress: p.onProgress });
+    return await loadVaeArg(arg, { variant: flags.variant, latentSpace: latentSpaceRequest(flags), onProgress: p.onProgress });
   } finally {
     p.stop();
   }
@@ -82,8 +88,8 @@ export async function resolveVaeTarget(arg: string, variant?: string): Promise<V
   return path === arg ? { path } : { path, label: specLabel(parseHubSpec(arg)!), source: arg };
 }
 
-export function loadTarget(t: VaeTarget, variant?: string): LoadedVae {
-  const vae = loadVae(t.path, { variant });
+export function loadTarget(t: VaeTarget, flags: VaeLoadFlagValues): LoadedVae {
+  const vae = loadVae(t.path, { variant: flags.variant, latentSpace: latentSpaceRequest(flags) });
   if (t.label) vae.label = t.label;
   if (t.source) vae.source = t.source;
   return vae;

@@ -7,7 +7,7 @@ import { baselineFiles, makeBaseline } from '../src/gate/baseline.js';
 import { OutputSet } from '../src/io/output-files.js';
 import { parseSize } from '../src/tensors/latents.js';
 import { VaecheckCommand } from './_base.js';
-import { loadVaeFromArg, variantFlag } from './_hub.js';
+import { loadVaeFromArg, vaeLoadFlags } from './_hub.js';
 import { shardFlags, shardFromFlags, shardUnitsLine } from './_shard.js';
 
 export default class Baseline extends VaecheckCommand {
@@ -18,7 +18,7 @@ export default class Baseline extends VaecheckCommand {
   static examples = ['<%= config.bin %> baseline --vae vae/ --random --seed 1 --size 64x64 --batch 2 --out vae-baseline/'];
   static flags = {
     vae: Flags.string({ description: 'the reference VAE: .safetensors file, diffusers folder or Hugging Face Hub repo (owner/name, hf:owner/name[@revision][/subfolder])', required: true }),
-    variant: variantFlag,
+    ...vaeLoadFlags,
     out: Flags.string({ description: 'baseline folder', required: true }),
     precision: Flags.string({ description: 'comma-separated precisions to record', default: 'fp32' }),
     latents: Flags.string({ description: 'latent files (scaled); repeat for several', multiple: true }),
@@ -45,7 +45,7 @@ export default class Baseline extends VaecheckCommand {
     const sources = flags.latents
       ? flags.latents.map((file) => ({ file, unscaled: flags.unscaled }))
       : [{ random: { seed: flags.seed, batch: flags.batch, ...parseSize(flags.size) } }];
-    const vae = await loadVaeFromArg(flags.vae, flags.variant);
+    const vae = await loadVaeFromArg(flags.vae, flags);
     const { files, manifest, warnings } = await makeBaseline(vae, sources, precisions, this.config.version, shard);
     for (const w of warnings) this.warnLine(w);
     if (manifest.shard) process.stderr.write(shardUnitsLine(manifest.shard, 'latent(s)'));

@@ -11,9 +11,9 @@ import { OutputSet } from '../src/io/output-files.js';
 import { cellSummary, nonFiniteAsString, precisionTitle } from '../src/report/compare-report.js';
 import { ownedCompareFiles } from '../src/report/compare-owned.js';
 import { parseSize } from '../src/tensors/latents.js';
-import { VaecheckCommand, asDevice, deviceFlag } from './_base.js';
+import { VaecheckCommand, asDevice, deviceFlag, latentSpaceRequest } from './_base.js';
 import { logText } from '../src/ci-text.js';
-import { defaultVaes, resolveVaeTarget, variantFlag } from './_hub.js';
+import { defaultVaes, resolveVaeTarget, vaeLoadFlags } from './_hub.js';
 import { DEFAULT_VAES } from '../src/hub/default-pair.js';
 import { shardFlags, shardFromFlags, shardUnitsLine } from './_shard.js';
 
@@ -39,7 +39,7 @@ export default class Compare extends VaecheckCommand {
       description: `VAE as label=path or path (label: file or folder name); a path may be a Hub repo (owner/name, hf:owner/name[@revision][/subfolder]); repeat for each row (default: ${DEFAULT_VAES.map((d) => d.spec).join(' and ')})`,
       multiple: true,
     }),
-    variant: variantFlag,
+    ...vaeLoadFlags,
     demo: Flags.boolean({ description: 'use the bundled miniature VAE pair and latents (no download)' }),
     precision: Flags.string({ description: 'comma-separated columns', default: 'fp32,bf16,fp16' }),
     latents: Flags.string({ description: 'latent files (.npy / .safetensors, scaled); repeat for several', multiple: true }),
@@ -119,7 +119,7 @@ export default class Compare extends VaecheckCommand {
     const bars = showProgress ? new ProgressBars() : undefined;
     let result: CompareResult;
     try {
-      result = await runCompare({ vaes, precisions, input: input!, reference, minPsnr, minSsim, device: asDevice(flags.device), variant: flags.variant, shard, onProgress: bars ? (e) => bars.update(e) : undefined });
+      result = await runCompare({ vaes, precisions, input: input!, reference, minPsnr, minSsim, device: asDevice(flags.device), variant: flags.variant, latentSpace: latentSpaceRequest(flags), shard, onProgress: bars ? (e) => bars.update(e) : undefined });
     } finally {
       bars?.stop();
     }

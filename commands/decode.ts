@@ -4,7 +4,7 @@ import { OutputSet } from '../src/io/output-files.js';
 import { logText } from '../src/ci-text.js';
 import { nonFiniteWeightsNote } from '../src/weights/nonfinite-weights.js';
 import { VaecheckCommand, asDevice, asPrecision, deviceFlag, latentFlags, latentSource, precisionFlag } from './_base.js';
-import { VAE_ARG_HELP, loadVaeFromArg, variantFlag } from './_hub.js';
+import { VAE_ARG_HELP, loadVaeFromArg, vaeLoadFlags } from './_hub.js';
 
 export default class Decode extends VaecheckCommand {
   static summary = 'Decode latents with a VAE to PNG images or an unclamped float32 tensor';
@@ -18,7 +18,7 @@ export default class Decode extends VaecheckCommand {
   ];
   static flags = {
     vae: Flags.string({ description: VAE_ARG_HELP, required: true }),
-    variant: variantFlag,
+    ...vaeLoadFlags,
     out: Flags.string({ description: 'output file: .png, .npy or .safetensors', required: true }),
     force: Flags.boolean({ description: 'overwrite existing output files' }),
     precision: precisionFlag(),
@@ -31,7 +31,7 @@ export default class Decode extends VaecheckCommand {
     outputKind(flags.out, ['png', 'npy', 'safetensors']);
     const out = new OutputSet(flags.force, [flags.vae, ...(flags.latents ? [flags.latents] : [])]);
     out.check(flags.out);
-    const vae = await loadVaeFromArg(flags.vae, flags.variant);
+    const vae = await loadVaeFromArg(flags.vae, flags);
     const latents = resolveLatents(vae, latentSource(flags));
     for (const w of latents.warnings) this.warnLine(w);
     const result = await decodeLatents(vae, latents, { precision: asPrecision(flags.precision), device: asDevice(flags.device) });

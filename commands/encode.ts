@@ -1,20 +1,22 @@
 import { Flags } from '@oclif/core';
+import { familyIsAmbiguousDefault } from '../src/architecture/family.js';
+import type { VaeArchitecture } from '../src/architecture/vae-architecture.js';
 import { outputKind, tensorFile } from '../src/decode.js';
 import { encodeImages } from '../src/encode.js';
 import { OutputSet } from '../src/io/output-files.js';
 import { parseSize } from '../src/tensors/latents.js';
-import { VaecheckCommand, asDevice, asPrecision, deviceFlag, precisionFlag } from './_base.js';
-import { VAE_ARG_HELP, loadVaeFromArg, variantFlag } from './_hub.js';
+import { VaecheckCommand, asDevice, asPrecision, deviceFlag, latentSpaceLine, precisionFlag } from './_base.js';
+import { VAE_ARG_HELP, loadVaeFromArg, vaeLoadFlags } from './_hub.js';
 
 export default class Encode extends VaecheckCommand {
   static summary = 'Encode images to latents (the mean of the latent distribution)';
   static description =
-    'Writes the latent mean of each image as one NCHW batch, multiplied by the scaling factor (the scaled space diffusion pipelines use) unless --unscaled. ' +
+    'Writes the latent mean of each image as one NCHW batch, shifted by the shift factor and multiplied by the scaling factor (the scaled space diffusion pipelines use) unless --unscaled. ' +
     'Images must share a size whose sides are multiples of 8 (for SDXL), or pass --size HxW to resize (centre crop).';
   static examples = ['<%= config.bin %> encode --vae sdxl_vae.safetensors --image photo.png --size 512x512 --out latents.npy'];
   static flags = {
     vae: Flags.string({ description: VAE_ARG_HELP, required: true }),
-    variant: variantFlag,
+    ...vaeLoadFlags,
     image: Flags.string({ description: 'image file (png, jpg, webp, …); repeat for a batch', required: true, multiple: true }),
     out: Flags.string({ description: 'output latents: .npy or .safetensors', required: true }),
     size: Flags.string({ description: 'resize (centre crop) every image to HxW pixels first' }),
@@ -30,14 +32,20 @@ export default class Encode extends VaecheckCommand {
     const out = new OutputSet(flags.force, [flags.vae, ...flags.image]);
     out.check(flags.out);
     const size = flags.size ? parseSize(flags.size) : undefined;
-    const vae = await loadVaeFromArg(flags.vae, flags.variant);
+    const vae = await loadVaeFromArg(flags.vae, flags);
     const r = await encodeImages(vae, flags.image, { size, unscaled: flags.unscaled, precision: asPrecision(flags.precision), device: asDevice(flags.device) });
     out.add(flags.out, tensorFile(kind, 'latents', r.latents, { vaecheck_space: flags.unscaled ? 'unscaled' : 'scaled' }));
     out.commit();
-    this.log(`encoded ${flags.image.length} image(s) with ${vae.label} at ${flags.precision}: latents [${r.latents.shape.join(', ')}] (${flags.unscaled ? 'raw' : `scaled by ${vae.arch.scalingFactor}`}) -> ${flags.out}`);
+    this.log(`encoded ${flags.image.length} image(s) with ${vae.label} at ${flags.precision}: latents [${r.latents.shape.join(', ')}] (${flags.unscaled ? 'raw' : scaledText(vae.arch)}) -> ${flags.out}`);
     if (r.nonFinite.nan + r.nonFinite.inf > 0) {
       this.log(`FAILED | ${r.nonFinite.nan} NaN and ${r.nonFinite.inf} Inf values in the latents. Run vaecheck nan-scan --part encoder to find the layer.`);
       process.exitCode = 1;
     }
   }
+}
+
+/** `scaled by 0.13025`, or `shifted by 0.1159, scaled by 0.3611`, and whether the family was a default. */
+function scaledText(a: VaeArchitecture): string {
+  const factors = `${a.shiftFactor !== 0 ? `shifted by ${a.shiftFactor}, ` : ''}scaled by ${a.scalingFactor}`;
+  return familyIsAmbiguousDefault(a) ? `${factors}: ${latentSpaceLine(a)}` : factors;
 }

@@ -11,8 +11,8 @@ import { OutputSet } from '../src/io/output-files.js';
 import type { FloatTensor } from '../src/runtime/session.js';
 import { parseSize } from '../src/tensors/latents.js';
 import { loadVae } from '../src/weights/load.js';
-import { VaecheckCommand } from './_base.js';
-import { loadVaeFromArg, variantFlag } from './_hub.js';
+import { VaecheckCommand, latentSpaceRequest } from './_base.js';
+import { loadVaeFromArg, vaeLoadFlags } from './_hub.js';
 
 export default class Fix extends VaecheckCommand {
   static summary = 'Make an SDXL-architecture VAE fp16-safe without retraining, its fp32 output unchanged';
@@ -35,14 +35,14 @@ export default class Fix extends VaecheckCommand {
     size: Flags.string({ description: 'latent size HxW of random calibration and held-out latents', default: '32x32' }),
     count: Flags.integer({ description: 'how many random calibration latents', default: 2, min: 1 }),
     force: Flags.boolean({ description: 'overwrite existing output' }),
-    variant: variantFlag,
+    ...vaeLoadFlags,
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Fix);
     const headroom = Number(flags.headroom);
     if (!(headroom >= 1)) throw new UsageError(`--headroom must be a number >= 1, got ${JSON.stringify(flags.headroom)}`);
-    const vae = await loadVaeFromArg(flags.vae, flags.variant);
+    const vae = await loadVaeFromArg(flags.vae, flags);
     const parts: Part[] = flags.part === 'both' || !flags.part ? (['decoder', 'encoder'] as Part[]).filter((p) => (p === 'decoder' ? vae.arch.hasDecoder : vae.arch.hasEncoder)) : [flags.part as Part];
     for (const p of parts) if (p === 'encoder' ? !vae.arch.hasEncoder : !vae.arch.hasDecoder) throw new UsageError(`${vae.weightsFile} has no ${p}`);
     if (parts.length === 0) throw new BadInputError(vae.weightsFile, 'has neither decoder nor encoder weights');
@@ -92,7 +92,7 @@ export default class Fix extends VaecheckCommand {
       if (near.length) this.log(`  warning | ${near.length} op(s) that rescaling cannot reach stay above ${p.target.toFixed(0)}; largest ${near[0].op} at ${near[0].m.toPrecision(5)}`);
     }
     // the staged weights file, verified before anything is published
-    const fixed = loadVae(outputs.stagedPath(joinOut(flags.out, folderOut ? fixedVaeLayout(vae)[1] : '')));
+    const fixed = loadVae(outputs.stagedPath(joinOut(flags.out, folderOut ? fixedVaeLayout(vae)[1] : '')), { latentSpace: latentSpaceRequest(flags) });
     this.log(`verification on ${heldOut.length} held-out latent(s) (seed ${flags.seed + 1000}), not the calibration ones:`);
     for (const p of parts) {
       const v = await verify(vae, fixed, p, p === 'decoder' ? heldOut : await images(heldOut, undefined));

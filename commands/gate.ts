@@ -10,7 +10,7 @@ import { gateAnnotations, gateSummaryMarkdown } from '../src/report/github.js';
 import { gateJunit } from '../src/report/junit.js';
 import { nonFiniteAsString } from '../src/report/compare-report.js';
 import { VaecheckCommand, asDevice, deviceFlag } from './_base.js';
-import { loadVaeFromArg, variantFlag } from './_hub.js';
+import { loadVaeFromArg, vaeLoadFlags } from './_hub.js';
 import { shardFlags, shardFromFlags, shardUnitsLine } from './_shard.js';
 import { join } from 'node:path';
 
@@ -38,7 +38,7 @@ export default class Gate extends VaecheckCommand {
     json: Flags.boolean({ description: 'print the result as JSON' }),
     force: Flags.boolean({ description: 'overwrite an existing --junit file' }),
     device: deviceFlag,
-    variant: variantFlag,
+    ...vaeLoadFlags,
     ...shardFlags,
   };
 
@@ -72,7 +72,7 @@ export default class Gate extends VaecheckCommand {
     if (flags.junit) out.check(flags.junit, true);
     if (flags.out) for (const f of ['gate.json', 'junit.xml']) out.check(join(flags.out, f), true);
     const baseline = readBaseline(flags.baseline);
-    const candidate = await loadVaeFromArg(flags.vae, flags.variant);
+    const candidate = await loadVaeFromArg(flags.vae, flags);
     const t0 = performance.now();
     const result = await runGate(baseline, candidate, precision, thresholds, asDevice(flags.device), shard ? { spec: shard, vaecheck: this.config.version } : undefined);
     const seconds = (performance.now() - t0) / 1000;

@@ -1,20 +1,21 @@
 import { Args, Flags } from '@oclif/core';
+import { describeLatentSpace } from '../src/architecture/family.js';
 import { sha256File } from '../src/io/sha256.js';
-import { VaecheckCommand } from './_base.js';
-import { VAE_ARG_HELP, loadVaeFromArg, variantFlag } from './_hub.js';
+import { VaecheckCommand, latentSpaceLine } from './_base.js';
+import { VAE_ARG_HELP, loadVaeFromArg, vaeLoadFlags } from './_hub.js';
 
 export default class Info extends VaecheckCommand {
-  static summary = 'Describe a VAE: naming, storage dtype, architecture, scaling factor, sha256';
+  static summary = 'Describe a VAE: naming, storage dtype, architecture, family and latent factors, sha256';
   static description =
     'Reads a .safetensors file (diffusers or original Stability naming, any prefix, F32/F16/BF16), a diffusers folder, or a Hugging Face Hub repo ' +
     '(from the local Hugging Face cache, downloaded into it when missing) and prints what vaecheck found in it.';
   static examples = ['<%= config.bin %> info sdxl_vae.safetensors', '<%= config.bin %> info ./sdxl-vae-fp16-fix --json', '<%= config.bin %> info madebyollin/sdxl-vae-fp16-fix', '<%= config.bin %> info hf:stabilityai/stable-diffusion-xl-base-1.0/vae --variant fp16'];
   static args = { vae: Args.string({ description: VAE_ARG_HELP, required: true }) };
-  static flags = { json: Flags.boolean({ description: 'print JSON' }), variant: variantFlag };
+  static flags = { json: Flags.boolean({ description: 'print JSON' }), ...vaeLoadFlags };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Info);
-    const vae = await loadVaeFromArg(args.vae, flags.variant);
+    const vae = await loadVaeFromArg(args.vae, flags);
     const a = vae.arch;
     const info = {
       source: vae.source,
@@ -33,8 +34,14 @@ export default class Info extends VaecheckCommand {
         inChannels: a.inChannels,
         outChannels: a.outChannels,
         midAttention: a.midAttention,
+        quantConv: a.quantConv,
+        postQuantConv: a.postQuantConv,
       },
+      family: a.family.family,
+      familySource: a.family.source,
+      latentSpace: describeLatentSpace(a),
       scalingFactor: a.scalingFactor,
+      shiftFactor: a.shiftFactor,
       scalingFactorSource: a.scalingFactorSource,
       forceUpcast: a.forceUpcast ?? null,
       sha256: await sha256File(vae.weightsFile),
@@ -53,7 +60,7 @@ export default class Info extends VaecheckCommand {
           ['parameters', info.parameters.toLocaleString('en-US')],
           ['latent channels', String(a.latentChannels)],
           ['traced ops', `${o.tracedOps} (named by the graph's node names)`],
-          ['scaling factor', `${a.scalingFactor}${a.scalingFactorSource === 'default' ? ' (SDXL default; no config)' : ''}`],
+          ['family', latentSpaceLine(a)],
           ['sha256', info.sha256],
         ];
         for (const [k, v] of rows) this.log(`${k.padEnd(17)} ${v}`);
@@ -72,10 +79,11 @@ export default class Info extends VaecheckCommand {
       ['groupnorm groups', String(a.groups)],
       ['latent channels', String(a.latentChannels)],
       ['mid attention', a.midAttention ? 'yes' : 'no'],
-      ['scaling factor', `${a.scalingFactor}${a.scalingFactorSource === 'default' ? ' (SDXL default; no config)' : ''}`],
+      ['family', latentSpaceLine(a)],
       ['force_upcast', info.forceUpcast === null ? '(not stated)' : String(info.forceUpcast)],
       ['sha256', info.sha256],
     ];
     for (const [k, v] of rows) this.log(`${k.padEnd(17)} ${v}`);
   }
 }
+

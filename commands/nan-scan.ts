@@ -17,7 +17,7 @@ import { DEFAULT_VAES } from '../src/hub/default-pair.js';
 import { logText } from '../src/ci-text.js';
 import { nonFiniteWeightsNote } from '../src/weights/nonfinite-weights.js';
 import { VaecheckCommand, asDevice, asPrecision, deviceFlag, latentFlags, latentSource, precisionFlag } from './_base.js';
-import { type VaeTarget, defaultVaes, loadTarget, resolveVaeTarget, variantFlag } from './_hub.js';
+import { type VaeTarget, defaultVaes, loadTarget, resolveVaeTarget, vaeLoadFlags } from './_hub.js';
 import { shardFlags, shardFromFlags, shardUnitsLine } from './_shard.js';
 import { basename } from 'node:path';
 import { sha256File } from '../src/io/sha256.js';
@@ -42,7 +42,7 @@ export default class NanScan extends VaecheckCommand {
       description: `VAE: .safetensors file, diffusers folder or Hub repo (owner/name, hf:owner/name[@revision][/subfolder]); repeat to compare (default: ${DEFAULT_VAES.map((d) => d.spec).join(' and ')})`,
       multiple: true,
     }),
-    variant: variantFlag,
+    ...vaeLoadFlags,
     demo: Flags.boolean({ description: 'scan the bundled miniature VAE pair (no download); latents: a bundled photo\'s unless --latents or --random' }),
     precision: precisionFlag('fp16'),
     part: Flags.string({ description: 'which part to scan', options: ['decoder', 'encoder', 'both'], default: 'decoder' }),
@@ -85,7 +85,7 @@ export default class NanScan extends VaecheckCommand {
     let record: ShardRecord | undefined;
     const weightsSha256: Record<string, string> = {};
     for (const t of targets) {
-      const vae = loadTarget(t, flags.variant);
+      const vae = loadTarget(t, flags);
       const latents = resolveLatents(vae, src);
       latentOrigin = latents.origin;
       for (const w of latents.warnings) this.warnLine(w);

@@ -11,6 +11,7 @@ import type { Device, FloatTensor } from './runtime/session.js';
 import { encodeNpy } from './tensors/npy.js';
 import { type Latents, prepareLatents, randomLatents, readLatentFile } from './tensors/latents.js';
 import type { LoadedVae } from './weights/load.js';
+import { defaultFamilyNote } from './architecture/family.js';
 import { encodeSafetensors } from './weights/safetensors-writer.js';
 import { type LayerStats } from './precision/instrument.js';
 import { VaeRunner } from './vae-runner.js';
@@ -26,19 +27,26 @@ export interface LatentSource {
   unscaled?: boolean;
 }
 
-/** Reads or makes the latents and converts them to the raw space the decoder takes. */
+/**
+ * Reads or makes the latents and converts them to the raw space the decoder takes, with a note when
+ * the VAE's family (and so its factors) was only a default.
+ */
 export function resolveLatents(vae: LoadedVae, src: LatentSource): Latents {
-  const { latentChannels, scalingFactor } = vae.arch;
+  const { latentChannels, scalingFactor, shiftFactor } = vae.arch;
   if (src.file && src.random) throw new UsageError('give either --latents or --random, not both');
-  if (src.file) return prepareLatents(src.file, readLatentFile(src.file, src.tensor), latentChannels, scalingFactor, src.unscaled ? 'unscaled' : 'scaled');
-  if (src.random) {
+  const space = src.unscaled ? 'unscaled' : 'scaled';
+  let l: Latents;
+  if (src.file) l = prepareLatents(src.file, readLatentFile(src.file, src.tensor), latentChannels, scalingFactor, space, shiftFactor);
+  else if (src.random) {
     const { seed, batch, height, width } = src.random;
     const t = randomLatents(seed, batch, height, width, latentChannels);
     const origin = `random(seed=${seed}, ${t.shape.join('x')})`;
     // random latents are drawn in the scaled space, N(0, 1), as a diffusion pipeline produces them
-    return prepareLatents(origin, t, latentChannels, scalingFactor, src.unscaled ? 'unscaled' : 'scaled');
-  }
-  throw new UsageError('no latents: give --latents <file> or --random (with --seed and --size)');
+    l = prepareLatents(origin, t, latentChannels, scalingFactor, space, shiftFactor);
+  } else throw new UsageError('no latents: give --latents <file> or --random (with --seed and --size)');
+  const note = defaultFamilyNote(vae.arch, l.origin, l.space, l.std);
+  if (note) l.warnings.push(note);
+  return l;
 }
 
 export interface DecodeResult {

@@ -1,4 +1,4 @@
-/** The encode job: images -> latent mean, scaled into the diffusion space unless asked otherwise. */
+/** The encode job: images -> latent mean, shifted and scaled into the diffusion space unless asked otherwise. */
 import type { Precision } from './dtype.js';
 import { BadInputError, UsageError } from './errors.js';
 import { readImage } from './images/sharp-io.js';
@@ -37,7 +37,9 @@ export async function encodeImages(vae: LoadedVae, files: readonly string[], opt
   try {
     const r = await runner.run(batch, files.join(', '));
     const mean = r.output;
-    if (!opts.unscaled) for (let i = 0; i < mean.data.length; i++) mean.data[i] *= vae.arch.scalingFactor;
+    // into the diffusion space: (raw - shift_factor) * scaling_factor, the inverse of what decoding does
+    const { scalingFactor, shiftFactor } = vae.arch;
+    if (!opts.unscaled) for (let i = 0; i < mean.data.length; i++) mean.data[i] = (mean.data[i] - shiftFactor) * scalingFactor;
     return { latents: mean, nonFinite: countNonFinite(mean.data) };
   } finally {
     await runner.release();

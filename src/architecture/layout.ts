@@ -58,7 +58,7 @@ function midBlock(arch: VaeArchitecture, part: Part, c: number): LayoutNode[] {
 }
 
 /**
- * Decoder: post_quant_conv 1x1 -> conv_in 3x3 -> mid block -> up levels over the reversed widths,
+ * Decoder: post_quant_conv 1x1 (absent in SD3 and FLUX.1) -> conv_in 3x3 -> mid block -> up levels over the reversed widths,
  * each with layersPerBlock + 1 resnets (the first reads the previous level's width) and, except the
  * last, a 2x upsampler -> conv_norm_out -> conv_act -> conv_out.
  */
@@ -66,11 +66,9 @@ function decoderLayout(arch: VaeArchitecture): PartLayout {
   const rev = [...arch.blockOutChannels].reverse();
   const n = rev.length;
   const L = arch.latentChannels;
-  const layers: LayoutNode[] = [
-    { kind: 'conv', path: 'post_quant_conv', role: 'latent', cin: L, cout: L, kernel: 1 },
-    { kind: 'conv', path: 'decoder.conv_in', role: 'in', cin: L, cout: rev[0], kernel: 3 },
-    ...midBlock(arch, 'decoder', rev[0]),
-  ];
+  const layers: LayoutNode[] = [];
+  if (arch.postQuantConv) layers.push({ kind: 'conv', path: 'post_quant_conv', role: 'latent', cin: L, cout: L, kernel: 1 });
+  layers.push({ kind: 'conv', path: 'decoder.conv_in', role: 'in', cin: L, cout: rev[0], kernel: 3 }, ...midBlock(arch, 'decoder', rev[0]));
   for (let k = 0; k < n; k++) {
     for (let j = 0; j <= arch.layersPerBlock; j++) {
       layers.push(resnet(`decoder.up_blocks.${k}.resnets.${j}`, j === 0 ? rev[Math.max(0, k - 1)] : rev[k], rev[k]));
@@ -88,7 +86,8 @@ function decoderLayout(arch: VaeArchitecture): PartLayout {
 /**
  * Encoder: conv_in 3x3 -> down levels over the widths, each with layersPerBlock resnets (the first
  * reads the previous level's width) and, except the last, a stride-2 downsampler -> mid block ->
- * conv_norm_out -> conv_act -> conv_out to 2 x latent channels -> quant_conv 1x1.
+ * conv_norm_out -> conv_act -> conv_out to 2 x latent channels -> quant_conv 1x1 (absent in SD3 and
+ * FLUX.1).
  */
 function encoderLayout(arch: VaeArchitecture): PartLayout {
   const boc = arch.blockOutChannels;
@@ -106,8 +105,8 @@ function encoderLayout(arch: VaeArchitecture): PartLayout {
     { kind: 'norm', path: 'encoder.conv_norm_out', channels: boc[n - 1] },
     { kind: 'silu', path: 'encoder.conv_act' },
     { kind: 'conv', path: 'encoder.conv_out', role: 'out', cin: boc[n - 1], cout: 2 * L, kernel: 3 },
-    { kind: 'conv', path: 'quant_conv', role: 'latent', cin: 2 * L, cout: 2 * L, kernel: 1 },
   );
+  if (arch.quantConv) layers.push({ kind: 'conv', path: 'quant_conv', role: 'latent', cin: 2 * L, cout: 2 * L, kernel: 1 });
   return { part: 'encoder', inputChannels: arch.inChannels, outputChannels: 2 * L, spatialFactor: 2 ** -(n - 1), layers };
 }
 

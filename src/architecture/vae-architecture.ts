@@ -20,10 +20,18 @@ export interface VaeArchitecture {
   outChannels: number;
   /** whether the mid blocks hold an attention layer (diffusers' mid_block_add_attention) */
   midAttention: boolean;
-  /** SDXL: 0.13025 */
+  /** whether the encoder ends with quant_conv (diffusers' use_quant_conv; SD3 and FLUX.1: no) */
+  quantConv: boolean;
+  /** whether the decoder starts with post_quant_conv (diffusers' use_post_quant_conv; SD3 and FLUX.1: no) */
+  postQuantConv: boolean;
+  /** diffusion-space latents = (raw - shiftFactor) * scalingFactor. SDXL: 0.13025 */
   scalingFactor: number;
-  /** where scalingFactor came from */
-  scalingFactorSource: 'config' | 'default';
+  /** SD3/3.5: 0.0609, FLUX.1: 0.1159, 0 for the 4-channel families */
+  shiftFactor: number;
+  /** where scalingFactor and shiftFactor came from */
+  scalingFactorSource: FactorSource;
+  /** the model family whose latent space this VAE is taken to have, and how that was decided */
+  family: FamilyChoice;
   /** diffusers' force_upcast, when the config states it */
   forceUpcast?: boolean;
   hasEncoder: boolean;
@@ -31,6 +39,22 @@ export interface VaeArchitecture {
 }
 
 export const SDXL_SCALING_FACTOR = 0.13025;
+
+/** The AutoencoderKL families vaecheck knows; they differ only in the latent layout (family.ts). */
+export type VaeFamily = 'sd15' | 'sdxl' | 'sd3' | 'flux';
+
+/**
+ * How the latent factors were decided: stated by the user (--scaling-factor / --shift-factor or
+ * --family), by config.json, by the family that the file's other keys show (a whole checkpoint), or a
+ * default for the latent channel count (the weights alone cannot tell SD 1.x from SDXL, SD3 from FLUX.1).
+ */
+export type FactorSource = 'flag' | 'family-flag' | 'config' | 'checkpoint' | 'default';
+
+export interface FamilyChoice {
+  /** null: a latent layout matching no known family (e.g. 8 latent channels) */
+  family: VaeFamily | null;
+  source: FactorSource;
+}
 
 /** A weight tensor in float32, row-major. */
 export interface Tensor32 {

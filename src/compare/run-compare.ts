@@ -13,6 +13,7 @@ import type { Device } from '../runtime/session.js';
 import { type LatentSource, resolveLatents, splitBatch } from '../decode.js';
 import { readImageBatch } from '../encode.js';
 import { type LoadedVae, loadVae } from '../weights/load.js';
+import { type LatentSpaceRequest, latentsNotInterchangeable } from '../architecture/family.js';
 import { VaeRunner } from '../vae-runner.js';
 import { isHubSpec, parseHubSpec, specLabel } from '../hub/spec.js';
 import { type ImageItem, type ItemMetrics, itemMetrics } from './cell-metrics.js';
@@ -54,6 +55,8 @@ export interface CompareOptions {
   device?: Device;
   /** weights variant of diffusers folders, e.g. 'fp16' */
   variant?: string;
+  /** the family or latent factors the user states for every VAE */
+  latentSpace?: LatentSpaceRequest;
   onProgress?: (e: CompareProgress) => void;
   /** run only this shard's latents (or images), chosen by rendezvous hashing of their ids */
   shard?: ShardSpec;
@@ -135,7 +138,7 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
   const loaded = new Map<string, LoadedVae>();
   for (const v of opts.vaes) {
     progress({ cell: v.label, stage: 'weights', done: 0, total: 1 });
-    const vae = loadVae(v.path, { variant: opts.variant });
+    const vae = loadVae(v.path, { variant: opts.variant, latentSpace: opts.latentSpace });
     if (v.source) vae.source = v.source;
     if (!vae.arch.hasDecoder) throw new BadInputError(vae.weightsFile, 'has no decoder weights');
     loaded.set(v.label, vae);
@@ -144,9 +147,8 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
   const tWeights = performance.now();
   const first = loaded.get(opts.vaes[0].label)!;
   for (const [label, vae] of loaded) {
-    if (vae.arch.latentChannels !== first.arch.latentChannels) {
-      throw new BadInputError(vae.weightsFile, `${label} takes ${vae.arch.latentChannels} latent channels, ${opts.vaes[0].label} takes ${first.arch.latentChannels}: they cannot decode the same latents`);
-    }
+    const why = latentsNotInterchangeable(vae.arch, first.arch);
+    if (why) throw new BadInputError(vae.weightsFile, `${label} and ${opts.vaes[0].label} cannot decode the same latents (${why}); compare VAEs of one family`);
   }
 
   // latents: raw, per item; the same latents for every VAE (scaled files are divided by each VAE's own factor)

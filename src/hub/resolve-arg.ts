@@ -3,7 +3,7 @@
  * (`owner/name`, `hf:owner/name[@rev][/subfolder]`) is resolved through the Hugging Face cache,
  * downloading what is missing.
  */
-import { type LoadedVae, loadVae } from '../weights/load.js';
+import { type LoadOptions, type LoadedVae, loadVae } from '../weights/load.js';
 import { type ResolveHubOptions, resolveHubVae } from './resolve.js';
 import { isHubSpec, parseHubSpec, specLabel } from './spec.js';
 
@@ -16,12 +16,12 @@ export async function resolveVaeArg(arg: string, opts: ResolveArgOptions = {}): 
 }
 
 /**
- * resolveVaeArg, then loadVae with the same variant. A Hub VAE keeps the user's words as its source
+ * resolveVaeArg, then loadVae with the same variant (and the stated latent space, if any). A Hub VAE keeps the user's words as its source
  * and the repo's name as its label.
  */
-export async function loadVaeArg(arg: string, opts: ResolveArgOptions = {}): Promise<LoadedVae> {
+export async function loadVaeArg(arg: string, opts: ResolveArgOptions & LoadOptions = {}): Promise<LoadedVae> {
   const path = await resolveVaeArg(arg, opts);
-  const vae = loadVae(path, { variant: opts.variant });
+  const vae = loadVae(path, { variant: opts.variant, latentSpace: opts.latentSpace });
   if (path !== arg) {
     vae.source = arg;
     vae.label = specLabel(parseHubSpec(arg)!);

@@ -30,7 +30,7 @@ export interface OnnxVae {
   /** the encoder's output holds mean and logvar (2L channels) rather than a latent (L) */
   encoderMoments: boolean;
   /** from a config.json beside the model, when there is one */
-  config?: { scaling_factor?: number; block_out_channels?: number[] };
+  config?: { scaling_factor?: number; shift_factor?: number | null; block_out_channels?: number[]; use_quant_conv?: boolean; use_post_quant_conv?: boolean };
 }
 
 type ExternalRef = { location: string; offset: number; length: number };

@@ -1,7 +1,8 @@
 /**
  * Latents as users have them: .npy or .safetensors files in the diffusion (scaled) space, as
  * pipelines save them, or raw encoder outputs (--unscaled); or seeded random normal latents.
- * Everything is converted to the raw space the decoder graph takes (scaled / scaling_factor).
+ * Everything is converted to the raw space the decoder graph takes (scaled / scaling_factor +
+ * shift_factor, as diffusers pipelines do; the shift is 0 for SD 1.x/2.x and SDXL).
  */
 import { extname } from 'node:path';
 import { BadInputError, UsageError } from '../errors.js';
@@ -19,6 +20,8 @@ export interface Latents {
   /** where they came from, for reports: a file path or `random(seed=N, 1x4x64x64)` */
   origin: string;
   space: LatentSpace;
+  /** standard deviation of the finite values as given (before conversion) */
+  std: number;
   warnings: string[];
 }
 
@@ -52,8 +55,9 @@ export function readLatentFile(file: string, tensor?: string): FloatTensor {
 /**
  * Checks shape against the VAE and converts to raw latents.
  * @param space the space the data is in: 'scaled' (diffusion pipelines) or 'unscaled' (raw encoder output)
+ * @param shiftFactor added after dividing scaled latents by scalingFactor (SD3, FLUX.1)
  */
-export function prepareLatents(origin: string, t: FloatTensor, latentChannels: number, scalingFactor: number, space: LatentSpace): Latents {
+export function prepareLatents(origin: string, t: FloatTensor, latentChannels: number, scalingFactor: number, space: LatentSpace, shiftFactor = 0): Latents {
   let shape = t.shape;
   if (shape.length === 3) shape = [1, ...shape];
   if (shape.length !== 4) {
@@ -67,17 +71,32 @@ export function prepareLatents(origin: string, t: FloatTensor, latentChannels: n
   const nf = countNonFinite(t.data);
   if (nf.nan + nf.inf > 0) warnings.push(`${origin}: latents contain ${nf.nan} NaN and ${nf.inf} Inf values; the decode will carry them`);
   const std = finiteStd(t.data);
-  // scaled latents have std near 1, raw ones near 1/scalingFactor (7.7 for SDXL): warn past the geometric middle
-  const middle = Math.sqrt(1 / scalingFactor);
-  if (space === 'scaled' && std > middle) {
-    warnings.push(`${origin}: latent std is ${std.toFixed(2)}, which looks like raw encoder output; if so pass --unscaled (taken as scaled: divided by ${scalingFactor})`);
-  } else if (space === 'unscaled' && std < middle) {
+  // scaled latents have std near 1, raw ones near 1 / scalingFactor (7.7 for SDXL, 0.65 for SD3): warn
+  // when the data's spread is nearer (on a log scale) to the other space's
+  const nearer = nearerSpace(std, scalingFactor);
+  const conversion = `divided by ${scalingFactor}${shiftFactor !== 0 ? `, plus ${shiftFactor}` : ''}`;
+  if (space === 'scaled' && nearer === 'unscaled') {
+    warnings.push(`${origin}: latent std is ${std.toFixed(2)}, which looks like raw encoder output; if so pass --unscaled (taken as scaled: ${conversion})`);
+  } else if (space === 'unscaled' && nearer === 'scaled') {
     warnings.push(`${origin}: latent std is ${std.toFixed(2)}, which looks like scaled diffusion latents; if so drop --unscaled`);
   }
   const data = new Float32Array(t.data.length);
-  const k = space === 'scaled' ? 1 / scalingFactor : 1;
-  for (let i = 0; i < data.length; i++) data[i] = t.data[i] * k;
-  return { raw: { shape, data }, origin, space, warnings };
+  // x * (1 / s) rather than x / s: the same float32 values as before shifts were known
+  const k = 1 / scalingFactor;
+  if (space === 'scaled') for (let i = 0; i < data.length; i++) data[i] = t.data[i] * k + shiftFactor;
+  else data.set(t.data);
+  return { raw: { shape, data }, origin, space, std, warnings };
+}
+
+/**
+ * The space whose typical spread (1 when scaled, 1 / scalingFactor when raw) is nearer to `std` on a
+ * log scale; null when the two are the same or std is 0.
+ */
+export function nearerSpace(std: number, scalingFactor: number): LatentSpace | null {
+  if (!(std > 0)) return null;
+  const toScaled = Math.abs(Math.log(std));
+  const toRaw = Math.abs(Math.log(std * scalingFactor));
+  return toScaled === toRaw ? null : toScaled < toRaw ? 'scaled' : 'unscaled';
 }
 
 /** Seeded N(0, 1) latents in the scaled space (what a diffusion pipeline produces). */

@@ -10,7 +10,9 @@ import { jsonProblem, readRegularText } from '../io/safe-path.js';
 import { SafetensorsFile } from './safetensors.js';
 import { type Naming, countUpLevels, detectNaming, findPrefix, toInternalKey } from './keymap.js';
 import { type DiffusersVaeConfig, resolveArchitecture } from './resolve-architecture.js';
-import { SDXL_SCALING_FACTOR, type Tensor32, type VaeArchitecture } from '../architecture/vae-architecture.js';
+import type { Tensor32, VaeArchitecture } from '../architecture/vae-architecture.js';
+import { type LatentSpaceRequest, chooseLatentSpace } from '../architecture/family.js';
+import { checkpointFamily } from './checkpoint-family.js';
 import { expectedShapes } from '../architecture/shapes.js';
 import { type OnnxVae, loadOnnxVae } from '../onnx/import.js';
 import { checkKeyIndices, checkShapes } from './limits.js';
@@ -44,6 +46,8 @@ export interface LoadedVae {
 export interface LoadOptions {
   /** prefer `diffusion_pytorch_model.<variant>.safetensors` in diffusers folders (e.g. 'fp16') */
   variant?: string;
+  /** the family or latent factors, stated by the user; they override what the file says */
+  latentSpace?: LatentSpaceRequest;
 }
 
 /** Resolves a user path to the weights file and, where there is one, the config.json. */
@@ -95,8 +99,14 @@ function readConfig(file: string): DiffusersVaeConfig {
   for (const k of ['layers_per_block', 'norm_num_groups', 'latent_channels'] as const) {
     if (c[k] !== undefined && !(Number.isInteger(c[k]) && (c[k] as number) > 0)) throw new BadInputError(file, `${k} is not a positive integer`);
   }
-  if (c.scaling_factor !== undefined && !(typeof c.scaling_factor === 'number' && c.scaling_factor > 0)) {
+  if (c.scaling_factor !== undefined && !(typeof c.scaling_factor === 'number' && c.scaling_factor > 0 && Number.isFinite(c.scaling_factor))) {
     throw new BadInputError(file, 'scaling_factor is not a positive number');
+  }
+  if (c.shift_factor !== undefined && c.shift_factor !== null && !(typeof c.shift_factor === 'number' && Number.isFinite(c.shift_factor))) {
+    throw new BadInputError(file, 'shift_factor is not a number');
+  }
+  for (const k of ['use_quant_conv', 'use_post_quant_conv', 'mid_block_add_attention', 'force_upcast'] as const) {
+    if (c[k] !== undefined && typeof c[k] !== 'boolean') throw new BadInputError(file, `${k} is not true or false`);
   }
   return c;
 }
@@ -116,7 +126,7 @@ export function loadVae(path: string, opts: LoadOptions = {}): LoadedVae {
     : isDir && existsSync(join(path, 'model.onnx')) && !readdirSync(path).some((n) => n.endsWith('.safetensors'))
       ? join(path, 'model.onnx')
       : undefined;
-  if (onnxFile) return loadOnnx(path, onnxFile);
+  if (onnxFile) return loadOnnx(path, onnxFile, opts);
   const { weightsFile, configFile } = resolveVaePath(path, opts);
   const config = configFile ? readConfig(configFile) : undefined;
   const st = SafetensorsFile.open(weightsFile);
@@ -143,7 +153,10 @@ export function loadVae(path: string, opts: LoadOptions = {}): LoadedVae {
   // bounded before the architecture is read from them: no million-resnet key, no zero-width layer
   checkKeyIndices(weightsFile, shapes.keys());
   checkShapes(weightsFile, shapes, fileKeys);
-  const arch = resolveArchitecture(weightsFile, shapes, config);
+  const arch = resolveArchitecture(weightsFile, shapes, config, {
+    checkpointFamily: prefix === '' ? undefined : checkpointFamily(st.entries.keys()),
+    latentSpace: opts.latentSpace,
+  });
   const expected = new Map<string, number[]>();
   if (arch.hasEncoder) for (const [k, s] of expectedShapes(arch, 'encoder')) expected.set(k, s);
   if (arch.hasDecoder) for (const [k, s] of expectedShapes(arch, 'decoder')) expected.set(k, s);
@@ -184,8 +197,10 @@ export function loadVae(path: string, opts: LoadOptions = {}): LoadedVae {
 }
 
 /** A VAE decoder or encoder exported to ONNX (its architecture is what its graph says). */
-function loadOnnx(source: string, file: string): LoadedVae {
+function loadOnnx(source: string, file: string, opts: LoadOptions): LoadedVae {
   const onnx = loadOnnxVae(file);
+  // an export keeps no quant convs of its own: they are inside its graph, as its config says
+  const quantConvs = onnx.config?.use_quant_conv ?? true;
   const arch: VaeArchitecture = {
     blockOutChannels: onnx.config?.block_out_channels ?? [],
     layersPerBlock: 0,
@@ -195,8 +210,9 @@ function loadOnnx(source: string, file: string): LoadedVae {
     inChannels: 3,
     outChannels: 3,
     midAttention: false,
-    scalingFactor: onnx.config?.scaling_factor ?? SDXL_SCALING_FACTOR,
-    scalingFactorSource: onnx.config?.scaling_factor !== undefined ? 'config' : 'default',
+    quantConv: quantConvs,
+    postQuantConv: onnx.config?.use_post_quant_conv ?? quantConvs,
+    ...chooseLatentSpace(file, onnx.latentChannels, onnx.config, undefined, opts.latentSpace),
     hasEncoder: onnx.part === 'encoder',
     hasDecoder: onnx.part === 'decoder',
   };

@@ -3,7 +3,8 @@
  * otherwise inferred from tensor shapes (any widths, any layers per block). The weight keys and
  * shapes this implies come from src/architecture/shapes.ts.
  */
-import { SDXL_SCALING_FACTOR, type VaeArchitecture } from '../architecture/vae-architecture.js';
+import { type LatentSpaceRequest, chooseLatentSpace } from '../architecture/family.js';
+import type { VaeArchitecture, VaeFamily } from '../architecture/vae-architecture.js';
 import { BadInputError } from '../errors.js';
 
 type Shape = readonly number[];
@@ -17,16 +18,28 @@ export interface DiffusersVaeConfig {
   in_channels?: number;
   out_channels?: number;
   scaling_factor?: number;
+  /** SD3 / FLUX.1: latents are shifted before scaling; null or absent: no shift */
+  shift_factor?: number | null;
   force_upcast?: boolean;
   mid_block_add_attention?: boolean;
+  /** false in SD3 and FLUX.1: no quant_conv / post_quant_conv */
+  use_quant_conv?: boolean;
+  use_post_quant_conv?: boolean;
   _class_name?: string;
+}
+
+export interface ResolveOptions {
+  /** the family a whole checkpoint's other keys show */
+  checkpointFamily?: VaeFamily;
+  /** what the user states about the latent space */
+  latentSpace?: LatentSpaceRequest;
 }
 
 /**
  * Infers the architecture from internal-naming shapes, then overrides with config values.
  * @throws BadInputError when the shapes contradict the config or groups cannot be determined.
  */
-export function resolveArchitecture(file: string, shapes: ReadonlyMap<string, Shape>, config?: DiffusersVaeConfig): VaeArchitecture {
+export function resolveArchitecture(file: string, shapes: ReadonlyMap<string, Shape>, config?: DiffusersVaeConfig, opts: ResolveOptions = {}): VaeArchitecture {
   const hasDecoder = shapes.has('decoder.conv_in.weight');
   const hasEncoder = shapes.has('encoder.conv_in.weight');
   if (!hasDecoder && !hasEncoder) throw new BadInputError(file, 'no VAE weights found (neither decoder.conv_in nor encoder.conv_in)');
@@ -60,8 +73,17 @@ export function resolveArchitecture(file: string, shapes: ReadonlyMap<string, Sh
     layersPerBlock = countIndices(/^encoder\.down_blocks\.0\.resnets\.(\d+)\./);
   }
   const latentChannels = hasDecoder ? need('decoder.conv_in.weight')[1] : need('encoder.conv_out.weight')[0] / 2;
-  // any attention key means the mid block has attention; a partial set is then reported as missing keys
-  const midAttention = [...shapes.keys()].some((k) => /^(en|de)coder\.mid_block\.attentions\.0\./.test(k));
+  if (config?.latent_channels !== undefined && config.latent_channels !== latentChannels) {
+    throw new BadInputError(file, `config.json latent_channels ${config.latent_channels} does not match the weights (${latentChannels})`);
+  }
+  // any attention key means the mid block has attention (a partial set is then reported as missing
+  // keys), unless the config says there is none
+  const midAttention = config?.mid_block_add_attention ?? [...shapes.keys()].some((k) => /^(en|de)coder\.mid_block\.attentions\.0\./.test(k));
+  // the quant convs: as the config says, else as the keys show; a part the file lacks follows the other
+  const quantConvKeys = hasEncoder ? shapes.has('quant_conv.weight') : shapes.has('post_quant_conv.weight');
+  const postQuantConvKeys = hasDecoder ? shapes.has('post_quant_conv.weight') : quantConvKeys;
+  const quantConv = config?.use_quant_conv ?? quantConvKeys;
+  const postQuantConv = config?.use_post_quant_conv ?? postQuantConvKeys;
 
   if (config?.block_out_channels && JSON.stringify(config.block_out_channels) !== JSON.stringify(blockOutChannels)) {
     throw new BadInputError(file, `config.json block_out_channels ${JSON.stringify(config.block_out_channels)} do not match the weights ${JSON.stringify(blockOutChannels)}`);
@@ -89,8 +111,9 @@ export function resolveArchitecture(file: string, shapes: ReadonlyMap<string, Sh
     inChannels: hasEncoder ? need('encoder.conv_in.weight')[1] : (config?.in_channels ?? 3),
     outChannels: hasDecoder ? need('decoder.conv_out.weight')[0] : (config?.out_channels ?? 3),
     midAttention,
-    scalingFactor: config?.scaling_factor ?? SDXL_SCALING_FACTOR,
-    scalingFactorSource: config?.scaling_factor !== undefined ? 'config' : 'default',
+    quantConv,
+    postQuantConv,
+    ...chooseLatentSpace(file, latentChannels, config, opts.checkpointFamily, opts.latentSpace),
     hasEncoder,
     hasDecoder,
   };

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FOLDER_CFG, NARROW_CFG, TINY, vaeTensorSpecs } from '../../fixtures/generate.js';
+import { FLUX_CFG, FOLDER_CFG, NARROW_CFG, NO_MID_ATTENTION_CFG, SD3_CFG, TINY, vaeTensorSpecs } from '../../fixtures/generate.js';
 import type { RefConfig } from '../reference/types.js';
 import { type VaeArchitecture, SDXL_SCALING_FACTOR } from '../../src/architecture/vae-architecture.js';
 import { expectedShapes } from '../../src/architecture/shapes.js';
@@ -20,6 +20,10 @@ const CONFIGS: Record<string, RefConfig> = {
   FOLDER_CFG,
   NARROW_CFG,
   SDXL,
+  FLUX_CFG,
+  SD3_CFG,
+  NO_MID_ATTENTION_CFG,
+  'FLUX.1 full size': { ...SDXL, latentChannels: 16, quantConv: false },
   'three levels, 3 layers, wide latent': { ...TINY, blockOutChannels: [16, 48, 48], layersPerBlock: 3, groups: 16, latentChannels: 16 },
   'one level': { ...TINY, blockOutChannels: [32], layersPerBlock: 1 },
   'shrinking widths, 1-channel in/out': { ...TINY, blockOutChannels: [64, 32, 32], inChannels: 1, outChannels: 1 },
@@ -34,9 +38,13 @@ function arch(cfg: RefConfig): VaeArchitecture {
     latentChannels: cfg.latentChannels,
     inChannels: cfg.inChannels,
     outChannels: cfg.outChannels,
-    midAttention: true,
+    midAttention: cfg.midAttention ?? true,
+    quantConv: cfg.quantConv ?? true,
+    postQuantConv: cfg.quantConv ?? true,
     scalingFactor: SDXL_SCALING_FACTOR,
+    shiftFactor: 0,
     scalingFactorSource: 'default',
+    family: { family: null, source: 'default' },
     hasEncoder: true,
     hasDecoder: true,
   };
@@ -88,7 +96,7 @@ function independentMacs(cfg: RefConfig, part: 'decoder' | 'encoder', h: number,
   }
   const t = part === 'decoder' ? h * w : (h * w) / 4 ** (n - 1);
   const c = cfg.blockOutChannels[n - 1];
-  return macs + 2 * t * t * c;
+  return macs + (cfg.midAttention === false ? 0 : 2 * t * t * c);
 }
 
 for (const [name, cfg] of Object.entries(CONFIGS)) {
@@ -99,6 +107,16 @@ for (const [name, cfg] of Object.entries(CONFIGS)) {
     assert.equal(encoderFlops(a, 3, 4 * f, 2 * f), 3 * 2 * independentMacs(cfg, 'encoder', 4 * f, 2 * f));
   });
 }
+
+test('FLUX.1 full size: the SDXL layout without quant convs and with 16 latent channels (49.49M decoder parameters: 16 more conv_in inputs, no post_quant_conv)', () => {
+  const flux = arch({ ...SDXL, latentChannels: 16, quantConv: false });
+  const total = (m: Map<string, number[]>) => [...m.values()].reduce((s, shape) => s + count(shape), 0);
+  // SDXL's decoder, less post_quant_conv (4*4 + 4), plus conv_in's 12 more input channels (12 * 512 * 9)
+  assert.equal(total(expectedShapes(flux, 'decoder')), 49_490_199 - 20 + 12 * 512 * 9);
+  assert.ok(!expectedShapes(flux, 'decoder').has('post_quant_conv.weight'));
+  assert.ok(!expectedShapes(flux, 'encoder').has('quant_conv.weight'));
+  assert.deepEqual(expectedShapes(flux, 'encoder').get('encoder.conv_out.weight'), [32, 512, 3, 3]);
+});
 
 test('SDXL decoder: about 2.5 TFLOP at 512x512 output and 10.5 at 1024x1024', () => {
   const a = arch(SDXL);

@@ -23,7 +23,7 @@ const arg = (name: string, def: string) => {
 const size = Number(arg('size', '64'));
 const precisions = arg('precision', 'fp32,bf16,fp16').split(',') as Precision[];
 
-const arch: VaeArchitecture = { blockOutChannels: [128, 256, 512, 512], layersPerBlock: 2, groups: 32, eps: 1e-6, latentChannels: 4, inChannels: 3, outChannels: 3, midAttention: true, scalingFactor: 0.13025, scalingFactorSource: 'default', hasEncoder: false, hasDecoder: true };
+const arch: VaeArchitecture = { blockOutChannels: [128, 256, 512, 512], layersPerBlock: 2, groups: 32, eps: 1e-6, latentChannels: 4, inChannels: 3, outChannels: 3, midAttention: true, quantConv: true, postQuantConv: true, scalingFactor: 0.13025, shiftFactor: 0, scalingFactorSource: 'default', family: { family: 'sdxl', source: 'default' }, hasEncoder: false, hasDecoder: true };
 
 function randomVae(path: string, seed: number, perturb: number): void {
   const tensors = [];

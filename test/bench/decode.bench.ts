@@ -49,8 +49,12 @@ const SDXL_DECODER_ARCH: VaeArchitecture = {
   inChannels: 3,
   outChannels: 3,
   midAttention: true,
+  quantConv: true,
+  postQuantConv: true,
   scalingFactor: SDXL_SCALING_FACTOR,
+  shiftFactor: 0,
   scalingFactorSource: 'default',
+  family: { family: 'sdxl', source: 'default' },
   hasEncoder: false,
   hasDecoder: true,
 };

@@ -29,6 +29,10 @@ export interface RefConfig {
   outChannels: number;
   /** GroupNorm epsilon, 1e-6 for SDXL */
   eps: number;
+  /** quant_conv and post_quant_conv present (default true; false for SD3 and FLUX.1) */
+  quantConv?: boolean;
+  /** the mid blocks hold attention (default true; diffusers' mid_block_add_attention) */
+  midAttention?: boolean;
 }
 
 export type RefPrecision = 'fp32' | 'fp16' | 'bf16';

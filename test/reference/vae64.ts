@@ -1,5 +1,6 @@
 /**
- * Independent float64 reference of the diffusers AutoencoderKL (SDXL VAE) encoder and decoder.
+ * Independent float64 reference of the diffusers AutoencoderKL encoder and decoder (SDXL, SD 1.x/2.x,
+ * and SD3 / FLUX.1 without quant convs and with any latent channel count).
  *
  * Tests use it to check the ONNX graphs that src/ builds, so it deliberately shares no code with
  * src/: every op is written out here with plain loops over Float64Array, in the order diffusers runs
@@ -512,7 +513,7 @@ function attention(ctx: Ctx, a: string, x: RefTensor): RefTensor {
 
 function midBlock(ctx: Ctx, m: string, x: RefTensor): RefTensor {
   let h = resnet(ctx, `${m}.resnets.0`, x);
-  h = attention(ctx, `${m}.attentions.0`, h);
+  if (ctx.cfg.midAttention !== false) h = attention(ctx, `${m}.attentions.0`, h);
   return resnet(ctx, `${m}.resnets.1`, h);
 }
 
@@ -527,7 +528,16 @@ function validate(cfg: RefConfig, x: RefTensor, channels: number, what: string):
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Decodes RAW (unscaled) latents z [N, latentChannels, h, w] with post_quant_conv then the decoder.
+ * Raw latents from diffusion-space ones, as diffusers pipelines compute them before decoding:
+ * z / scalingFactor + shiftFactor (shift 0 for SD 1.x/2.x and SDXL).
+ */
+export function scaledToRaw(z: RefTensor, scalingFactor: number, shiftFactor = 0): RefTensor {
+  return { shape: z.shape.slice(), data: z.data.map((v) => v / scalingFactor + shiftFactor) };
+}
+
+/**
+ * Decodes RAW (unscaled) latents z [N, latentChannels, h, w] with post_quant_conv (when cfg has quant
+ * convs) then the decoder.
  * Output [N, outChannels, h * 2^(n-1), w * 2^(n-1)] with n = blockOutChannels.length.
  */
 export function referenceDecode(
@@ -542,7 +552,7 @@ export function referenceDecode(
   const n = rev.length;
 
   let h = ctx.input(z);
-  h = ctx.conv('post_quant_conv', h);
+  if (cfg.quantConv !== false) h = ctx.conv('post_quant_conv', h);
   h = ctx.conv('decoder.conv_in', h);
   expectChannels(h, rev[0], 'decoder.conv_in');
   h = midBlock(ctx, 'decoder.mid_block', h);
@@ -560,8 +570,8 @@ export function referenceDecode(
 }
 
 /**
- * Encodes an image x [N, inChannels, H, W] in [-1, 1] with the encoder then quant_conv.
- * mean / logvar are the first / last latentChannels channels of quant_conv's output.
+ * Encodes an image x [N, inChannels, H, W] in [-1, 1] with the encoder then quant_conv (when cfg has
+ * quant convs). mean / logvar are the first / last latentChannels channels of the last conv's output.
  */
 export function referenceEncode(
   w: RefWeights,
@@ -588,9 +598,9 @@ export function referenceEncode(
   h = ctx.norm('encoder.conv_norm_out', h);
   h = ctx.act('encoder.conv_act', h);
   h = ctx.conv('encoder.conv_out', h);
-  h = ctx.conv('quant_conv', h);
+  if (cfg.quantConv !== false) h = ctx.conv('quant_conv', h);
   const L = cfg.latentChannels;
-  expectChannels(h, 2 * L, 'quant_conv');
+  expectChannels(h, 2 * L, 'encoder moments');
   return { mean: sliceChannels(h, 0, L), logvar: sliceChannels(h, L, 2 * L), trace: ctx.trace };
 }
 
