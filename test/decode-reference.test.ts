@@ -2,14 +2,16 @@
  * The fp32 ONNX decoder graph (src/graph + src/vae-runner.ts) against the independent float64
  * reference (test/reference/vae64.ts), for every weight fixture as a user has it: diffusers /
  * original / legacy-attention naming, with and without key prefixes, F32 / F16 / BF16 storage, the
- * diffusers folder with its own config.json, the config-less narrow 2-level file, and the fp16
- * overflow pair. The reference is fed the canonical seeded weights rounded to the file's storage dtype
+ * diffusers folder with its own config.json, the config-less narrow 2-level file, the fp16
+ * overflow pair, and the other families' layouts: FLUX-style files (original naming, 16 latent
+ * channels, no quant convs, no config), the SD3-style folder and whole checkpoint, SD 1.5-style files,
+ * and a folder whose config.json turns off the mid attention. The reference is fed the canonical seeded weights rounded to the file's storage dtype
  * (and scaled as the overflow file is), so a naming, prefix, dtype, shape-inference or graph bug shows
- * up as a mismatch. Inputs are the latent fixtures as raw latents (scaled / 0.13025).
+ * up as a mismatch. Inputs are the latent fixtures (4 or 16 channels) as raw latents.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dirname } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { loadVae } from '../src/weights/load.js';
 import { VaeRunner } from '../src/vae-runner.js';
 import { referenceDecode } from './reference/vae64.js';
@@ -19,9 +21,14 @@ import { fixtures, maxAbsDiff, rawLatents, referenceWeightsOf, type LatentPair }
 const TOL = 1e-4;
 const fx = fixtures();
 
-/** The path a user would pass: the folder for the diffusers folder fixture, else the file. */
+/**
+ * The path a user would pass: the folder for a diffusers folder fixture, else the file (also for a
+ * folder's second weights file, which the folder itself would not choose).
+ */
 function userPath(f: WeightsFixture): string {
-  return f.configFile ? dirname(f.path) : f.path;
+  if (!f.configFile) return f.path;
+  const preferred = fx.allWeights().some((o) => o.configFile === f.configFile && basename(o.file) === 'diffusion_pytorch_model.safetensors');
+  return preferred && basename(f.file) !== 'diffusion_pytorch_model.safetensors' ? f.path : dirname(f.path);
 }
 
 async function checkDecode(f: WeightsFixture, latents: LatentPair, diag: (msg: string) => void): Promise<void> {
@@ -30,6 +37,9 @@ async function checkDecode(f: WeightsFixture, latents: LatentPair, diag: (msg: s
   assert.equal(vae.arch.layersPerBlock, f.config.layersPerBlock, 'layers_per_block');
   assert.equal(vae.arch.groups, f.config.groups, 'groups');
   assert.equal(vae.arch.eps, f.config.eps, 'eps');
+  assert.equal(vae.arch.latentChannels, f.config.latentChannels, 'latent channels');
+  assert.equal(vae.arch.postQuantConv, f.config.quantConv ?? true, 'post_quant_conv');
+  assert.equal(vae.arch.midAttention, f.config.midAttention ?? true, 'mid attention');
   const runner = await VaeRunner.create(vae, 'decoder', { precision: 'fp32' });
   let got;
   try {
@@ -49,6 +59,9 @@ async function checkDecode(f: WeightsFixture, latents: LatentPair, diag: (msg: s
 
 const small = rawLatents(fx.latents('latents-8x8.npy').path);
 const wide = rawLatents(fx.latents('latents-2x12x20.npy').path);
+// 16 latent channels (SD3 / FLUX.1 layouts); the graph takes raw latents, so the factor is immaterial here
+const small16 = rawLatents(fx.latents('latents-16ch-8x8.npy').path);
+const wide16 = rawLatents(fx.latents('latents-16ch-2x6x10.npy').path);
 
 test('fixture set covers every weight form', () => {
   const files = fx.allWeights();
@@ -62,11 +75,21 @@ test('fixture set covers every weight form', () => {
   has((f) => f.configFile !== undefined, 'a config.json');
   has((f) => f.config.blockOutChannels.length === 2, 'two levels');
   has((f) => f.transform.kind === 'scaled', 'a scaled transform');
+  has((f) => f.config.latentChannels === 16 && f.config.quantConv === false && f.configFile === undefined, 'a FLUX-style single file');
+  has((f) => f.config.latentChannels === 16 && f.config.quantConv === false && f.configFile !== undefined, 'an SD3-style folder');
+  has((f) => f.config.midAttention === false, 'no mid attention');
 });
 
 for (const f of fx.allWeights()) {
-  test(`fp32 decode of ${f.file} matches the float64 reference (1x4x8x8)`, async (t) => {
-    await checkDecode(f, small, (m) => t.diagnostic(m));
+  const latents = f.config.latentChannels === 16 ? small16 : small;
+  test(`fp32 decode of ${f.file} matches the float64 reference (${latents.f32.shape.join('x')})`, async (t) => {
+    await checkDecode(f, latents, (m) => t.diagnostic(m));
+  });
+}
+
+for (const file of ['tiny-flux-original-bf16.safetensors', 'tiny-sd3-folder/diffusion_pytorch_model.fp16.safetensors']) {
+  test(`fp32 decode of ${file} matches the float64 reference (batch 2, 16 channels, 6x10)`, async (t) => {
+    await checkDecode(fx.weights(file), wide16, (m) => t.diagnostic(m));
   });
 }
 

@@ -2,7 +2,8 @@
  * The fp32 ONNX encoder graph (mean and logvar) against the independent float64 reference
  * (test/reference/vae64.ts) on seeded random images in [-1, 1]: a square batch of one and a
  * non-square batch of two, for the diffusers F32 file, the original-naming BF16 file with its
- * `first_stage_model.` prefix, and the diffusers folder (its own config.json: other widths, 8 groups).
+ * `first_stage_model.` prefix, the diffusers folder (its own config.json: other widths, 8 groups), and
+ * the FLUX-style file and SD3-style folder (16 latent channels, no quant_conv).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -40,10 +41,12 @@ const images = [
 const folder = fx.allWeights().find((w) => w.configFile !== undefined);
 const cases: WeightsFixture[] = [fx.weights('tiny-diffusers-f32.safetensors'), fx.weights('tiny-original-bf16.safetensors')];
 if (folder) cases.push(folder);
+// without quant_conv: the moments are conv_out's 32 channels
+cases.push(fx.weights('tiny-flux-original-bf16.safetensors'), fx.weights('tiny-sd3-folder/diffusion_pytorch_model.safetensors'));
 
 test('the encode cases include the folder fixture', () => {
   assert.ok(folder, 'no diffusers folder fixture in the index');
-  assert.equal(cases.length, 3);
+  assert.equal(cases.length, 5);
 });
 
 for (const f of cases) {
