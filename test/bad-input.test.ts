@@ -273,7 +273,7 @@ test('latents file missing, or not a .npy', () => {
 test('latents containing NaN: a warning, the decode runs and reports NaN (exit 1, FAILED)', () => {
   const dir = caseDir();
   const lat = latentsFile(dir, 'nan.npy', [1, 4, 8, 8], (i) => (i === 37 ? NaN : Math.sin(i * 12.9898) * 0.9));
-  const r = cli(['decode', '--vae', VAE, '--latents', lat, '--out', join(dir, 'out.npy')]);
+  const r = cli(['decode', '--vae', VAE, '--family', 'sdxl', '--latents', lat, '--out', join(dir, 'out.npy')]);
   const ctx = `exit ${r.status}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
   assert.equal(r.status, 1, ctx);
   const errLines = r.stderr.split('\n').filter((l) => l.length > 0);
@@ -332,7 +332,7 @@ test('existing --out: refused without --force (exit 2, untouched), overwritten w
   assertError(cli(['decode', '--vae', VAE, '--latents', LAT, '--out', out]), 2, out, '--force');
   assert.equal(readFileSync(out, 'utf8'), 'precious');
   assertOnly(dir, ['out.png']);
-  const r = cli(['decode', '--vae', VAE, '--latents', LAT, '--out', out, '--force']);
+  const r = cli(['decode', '--vae', VAE, '--family', 'sdxl', '--latents', LAT, '--out', out, '--force']);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stderr, '');
   assert.deepEqual([...readFileSync(out).subarray(1, 4)], [...Buffer.from('PNG')]);
@@ -343,7 +343,7 @@ test('batch PNG output whose second file exists: nothing written, no temporaries
   const dir = caseDir();
   const second = join(dir, 'out-1.png');
   writeFileSync(second, 'precious');
-  assertError(cli(['decode', '--vae', VAE, '--latents', join(fx, 'latents-2x12x20.npy'), '--out', join(dir, 'out.png')]), 2, second, '--force');
+  assertError(cli(['decode', '--vae', VAE, '--family', 'sdxl', '--latents', join(fx, 'latents-2x12x20.npy'), '--out', join(dir, 'out.png')]), 2, second, '--force');
   assert.equal(readFileSync(second, 'utf8'), 'precious');
   assertOnly(dir, ['out-1.png']);
 });
