@@ -145,7 +145,7 @@ export default class NanScan extends VaecheckCommand {
         });
         const bad = this.weightNotes.get(si);
         if (!p.finite && bad) this.log(`  note: ${logText(bad)}`);
-        else if (!p.finite) this.log(`  note: decode this VAE in ${precision === 'fp16' ? 'bf16 or fp32' : 'fp32'}, or use an fp16-safe VAE (e.g. madebyollin/sdxl-vae-fp16-fix)`);
+        else if (!p.finite) this.log(`  note: decode this VAE in ${precision === 'fp16' ? 'bf16 or fp32' : 'fp32'}, or make an fp16-safe copy with vaecheck fix (for SDXL there is madebyollin/sdxl-vae-fp16-fix)`);
       }
     }
   }

@@ -44,7 +44,7 @@ export function resolveLatents(vae: LoadedVae, src: LatentSource): Latents {
     // random latents are drawn in the scaled space, N(0, 1), as a diffusion pipeline produces them
     l = prepareLatents(origin, t, latentChannels, scalingFactor, space, shiftFactor);
   } else throw new UsageError('no latents: give --latents <file> or --random (with --seed and --size)');
-  const note = defaultFamilyNote(vae.arch, l.origin, l.space, l.std);
+  const note = defaultFamilyNote(vae.arch, vae.source, l.origin, l.space, l.std);
   if (note) l.warnings.push(note);
   return l;
 }

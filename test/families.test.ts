@@ -82,7 +82,7 @@ for (const c of DECODES) {
     // the other family of the same shapes gives a visibly different decode: the factors matter
     const other = (Object.keys(FAMILY_FACTORS) as Family[]).find((g) => g !== c.family && (g === 'sd3' || g === 'flux') === (f.config.latentChannels === 16))!;
     assert.ok(maxAbsDiff(got.out, referenceOf(f, latents, FAMILY_FACTORS[other])) > 1e-2, `indistinguishable from ${other}`);
-    assert.equal(/taken as .* latents .*the default for/.test(got.stderr), c.defaulted, got.stderr);
+    assert.equal(/latents taken as .*'s \(scaling .*the default for/.test(got.stderr), c.defaulted, got.stderr);
   });
 }
 

@@ -153,13 +153,14 @@ export function latentsNotInterchangeable(a: VaeArchitecture, b: VaeArchitecture
 }
 
 /**
- * What a defaulted family means for latents given in `space` with spread `std`, or null when the
+ * What a defaulted family means for the latents `origin` given in `space` with spread `std` to the VAE
+ * `vae` (as the user named it), or null when the
  * family was stated (or no other family shares the shapes). Scaled latents have a spread near 1 in
  * every family, so only the default can be stated; raw latents spread near 1 / scaling_factor, which
  * tells the families apart, so a better fit with another family is named. Raw latents are decoded as
  * they are, so a fitting spread needs no note.
  */
-export function defaultFamilyNote(arch: VaeArchitecture, origin: string, space: 'scaled' | 'unscaled', std: number): string | null {
+export function defaultFamilyNote(arch: VaeArchitecture, vae: string, origin: string, space: 'scaled' | 'unscaled', std: number): string | null {
   if (!familyIsAmbiguousDefault(arch) || !arch.family.family) return null;
   const chosen = arch.family.family;
   const fam = FAMILIES[chosen];
@@ -172,5 +173,5 @@ export function defaultFamilyNote(arch: VaeArchitecture, origin: string, space: 
     return `${origin}: latent std ${std.toFixed(2)} fits ${b.name} raw latents (about ${(1 / b.scalingFactor).toFixed(2)}) better than ${fam.name}'s (about ${(1 / fam.scalingFactor).toFixed(2)}), the family taken by default (${ambiguity(arch)}); if it is ${b.name}, pass --family ${better}`;
   }
   const shift = arch.shiftFactor !== 0 ? `, shift ${arch.shiftFactor}` : '';
-  return `${origin}: taken as ${fam.name} latents (scaling ${arch.scalingFactor}${shift}), the default for ${arch.latentChannels} latent channels (${ambiguity(arch)}); pass --family ${others.join(' or ')} if it is ${others.map((f) => FAMILIES[f].name).join(' or ')}, or --family ${chosen} to state it`;
+  return `${vae}: latents taken as ${fam.name}'s (scaling ${arch.scalingFactor}${shift}), the default for ${arch.latentChannels} latent channels (${ambiguity(arch)}); pass --family ${others.join(' or ')} if it is ${others.map((f) => FAMILIES[f].name).join(' or ')}, or --family ${chosen} to state it`;
 }

@@ -58,9 +58,9 @@ function midBlock(arch: VaeArchitecture, part: Part, c: number): LayoutNode[] {
 }
 
 /**
- * Decoder: post_quant_conv 1x1 (absent in SD3 and FLUX.1) -> conv_in 3x3 -> mid block -> up levels over the reversed widths,
- * each with layersPerBlock + 1 resnets (the first reads the previous level's width) and, except the
- * last, a 2x upsampler -> conv_norm_out -> conv_act -> conv_out.
+ * Decoder: post_quant_conv 1x1 (absent in SD3 and FLUX.1) -> conv_in 3x3 -> mid block -> up levels
+ * over the reversed widths, each with layersPerBlock + 1 resnets (the first reads the previous level's
+ * width) and, except the last, a 2x upsampler -> conv_norm_out -> conv_act -> conv_out.
  */
 function decoderLayout(arch: VaeArchitecture): PartLayout {
   const rev = [...arch.blockOutChannels].reverse();
