@@ -265,3 +265,22 @@ test('compare refuses VAEs whose latents are not interchangeable, with one clear
   assert.ok(ok.code === 0 || ok.code === 1, ok.stderr);
   assert.equal(JSON.parse(ok.stdout).vaes.length, 2);
 });
+
+test('config.json values of the wrong type: one line naming the file and the field, exit 3', () => {
+  for (const [field, value, message] of [
+    ['use_quant_conv', 'no', 'use_quant_conv is not true or false'],
+    ['shift_factor', '0.1', 'shift_factor is not a number'],
+    ['mid_block_add_attention', 1, 'mid_block_add_attention is not true or false'],
+    ['latent_channels', 4, 'config.json latent_channels 4 does not match the weights (16)'],
+  ] as const) {
+    const folder = join(tmp, `bad-config-${field}`);
+    mkdirSync(folder);
+    writeFileSync(join(folder, 'config.json'), JSON.stringify({ ...diffusersConfigJson(FLUX_CFG, FAMILY_FACTORS.flux), [field]: value }));
+    copyFileSync(fx.path('tiny-flux-original-f16.safetensors'), join(folder, 'diffusion_pytorch_model.safetensors'));
+    const r = cli(['info', folder]);
+    assert.equal(r.code, 3, `${field}: ${r.stderr}`);
+    assert.equal(r.stderr.split('\n').filter(Boolean).length, 1, r.stderr);
+    assert.ok(r.stderr.includes(message), r.stderr);
+    assert.ok(r.stderr.includes(join(folder, field === 'latent_channels' ? 'diffusion_pytorch_model.safetensors' : 'config.json')), r.stderr);
+  }
+});
