@@ -1,12 +1,12 @@
 /**
  * What every vaecheck command shares: one-line errors with the documented exit codes (0 ok,
- * 1 check failed, 2 usage, 3 bad input, 4 internal error), no stack trace unless DEBUG is set,
- * temporary files removed on Ctrl-C (and those of killed runs at start), every printed line guarded
- * against GitHub workflow-command injection, the flags for choosing latents, and the flags that state
- * a VAE's family or latent factors.
+ * 1 check failed, 2 usage, 3 bad input, 4 internal error, 5 Hub unavailable, 6 device unavailable),
+ * no stack trace unless DEBUG is set, temporary files removed on Ctrl-C (and those of killed runs at
+ * start), every printed line guarded against GitHub workflow-command injection, the flags for choosing
+ * latents, and the flags that state a VAE's family or latent factors.
  */
 import { Command, Flags } from '@oclif/core';
-import { EXIT, UsageError, VaecheckError } from '../src/errors.js';
+import { EXIT, UsageError, VaecheckError, renderOptions } from '../src/errors.js';
 import { removePendingTemporaries } from '../src/io/output-files.js';
 import { removeStaleTempFolders } from '../src/io/temp-folders.js';
 import { guardLines, logText } from '../src/ci-text.js';
@@ -19,7 +19,42 @@ import type { VaeArchitecture, VaeFamily } from '../src/architecture/vae-archite
 
 let signalsInstalled = false;
 
+/**
+ * The flag of each library option that library errors name (see option() in src/errors.ts), so
+ * that a library message such as `file` reads `--latents` on the command line.
+ */
+export const OPTION_FLAGS: Readonly<Record<string, string>> = {
+  file: '--latents',
+  random: '--random',
+  seed: '--seed',
+  latentSize: '--size',
+  size: '--size',
+  imageSize: '--size',
+  tensor: '--tensor',
+  out: '--out',
+  force: '--force',
+  device: '--device',
+  demo: '--demo',
+  vaes: '--vae',
+  label: '--vae label=path',
+  precisions: '--precision',
+  reference: '--reference',
+  images: '--image',
+};
+
 export abstract class VaecheckCommand extends Command {
+  /** per-command exceptions to OPTION_FLAGS (e.g. nan-scan resizes images with --image-size) */
+  static optionFlags: Readonly<Record<string, string>> = {};
+
+  /** A library error's message with each option it names shown as this command's flag. */
+  cliMessage(err: VaecheckError): string {
+    const own = (this.constructor as typeof VaecheckCommand).optionFlags;
+    return renderOptions(err.template, (name, value) => {
+      const flag = own[name] ?? OPTION_FLAGS[name] ?? name;
+      return value !== undefined ? `${flag} ${value}` : flag;
+    });
+  }
+
   async init(): Promise<void> {
     await super.init();
     if (!signalsInstalled) {
@@ -53,7 +88,7 @@ export abstract class VaecheckCommand extends Command {
   async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
     removePendingTemporaries();
     if (err instanceof VaecheckError) {
-      process.stderr.write(`vaecheck: error: ${logText(oneLine(err.message))}\n`);
+      process.stderr.write(`vaecheck: error: ${logText(oneLine(this.cliMessage(err)))}\n`);
       if (process.env.DEBUG && err.stack) process.stderr.write(`${err.stack}\n`);
       process.exitCode = err.exitCode;
       return;

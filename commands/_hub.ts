@@ -7,9 +7,9 @@ import { Flags } from '@oclif/core';
 import cliProgress from 'cli-progress';
 import type { DownloadProgress } from '../src/hub/download.js';
 import { type DefaultVae, resolveDefaultVaes } from '../src/hub/default-pair.js';
-import { loadVaeArg, resolveVaeArg } from '../src/hub/resolve-arg.js';
-import { type LoadedVae, loadVae } from '../src/weights/load.js';
-import { parseHubSpec, specLabel } from '../src/hub/spec.js';
+import { type OpenedVae, type VaeTarget, loadVaeArg, openTarget, resolveVaeTarget as resolveTarget } from '../src/source/vae-source.js';
+
+export type { VaeTarget };
 import { type LatentSpaceFlagValues, latentSpaceFlags, latentSpaceRequest } from './_base.js';
 
 export const variantFlag = Flags.string({
@@ -57,7 +57,7 @@ export class HubProgress {
 }
 
 /** Loads a VAE named by a path or a Hub spec, showing download progress. */
-export async function loadVaeFromArg(arg: string, flags: VaeLoadFlagValues): Promise<LoadedVae> {
+export async function loadVaeFromArg(arg: string, flags: VaeLoadFlagValues): Promise<OpenedVae> {
   const p = new HubProgress();
   try {
     return await loadVaeArg(arg, { variant: flags.variant, latentSpace: latentSpaceRequest(flags), onProgress: p.onProgress });
@@ -66,33 +66,18 @@ export async function loadVaeFromArg(arg: string, flags: VaeLoadFlagValues): Pro
   }
 }
 
-/** A local path for a VAE named by a path or a Hub spec, showing download progress. */
-export async function resolveVaeFromArg(arg: string, variant?: string): Promise<string> {
+/** A VAE argument resolved to a local path (label and source set for Hub specs), showing download progress. */
+export async function resolveVaeTarget(arg: string, variant?: string): Promise<VaeTarget> {
   const p = new HubProgress();
   try {
-    return await resolveVaeArg(arg, { variant, onProgress: p.onProgress });
+    return await resolveTarget(arg, { variant, onProgress: p.onProgress });
   } finally {
     p.stop();
   }
 }
 
-/** A VAE argument resolved to a local path; label and source set for Hub specs. */
-export interface VaeTarget {
-  path: string;
-  label?: string;
-  source?: string;
-}
-
-export async function resolveVaeTarget(arg: string, variant?: string): Promise<VaeTarget> {
-  const path = await resolveVaeFromArg(arg, variant);
-  return path === arg ? { path } : { path, label: specLabel(parseHubSpec(arg)!), source: arg };
-}
-
-export function loadTarget(t: VaeTarget, flags: VaeLoadFlagValues): LoadedVae {
-  const vae = loadVae(t.path, { variant: flags.variant, latentSpace: latentSpaceRequest(flags) });
-  if (t.label) vae.label = t.label;
-  if (t.source) vae.source = t.source;
-  return vae;
+export function loadTarget(t: VaeTarget, flags: VaeLoadFlagValues): OpenedVae {
+  return openTarget(t, { variant: flags.variant, latentSpace: latentSpaceRequest(flags) });
 }
 
 /** stabilityai/sdxl-vae and madebyollin/sdxl-vae-fp16-fix as local paths, showing download progress. */

@@ -4,12 +4,13 @@ import cliProgress from 'cli-progress';
 import { join } from 'node:path';
 import { PRECISIONS, type Precision } from '../src/dtype.js';
 import { UsageError } from '../src/errors.js';
-import { compareFiles } from '../src/compare/compare-files.js';
+import { compareFiles } from '../src/report/compare-files.js';
 import { type CompareInput, type CompareProgress, type CompareResult, parseVaeArg, runCompare } from '../src/compare/run-compare.js';
 import { demoInput } from '../src/compare/demo.js';
 import { OutputSet } from '../src/io/output-files.js';
-import { cellSummary, nonFiniteAsString, precisionTitle } from '../src/report/compare-report.js';
+import { cellSummary, precisionTitle } from '../src/report/compare-report.js';
 import { ownedCompareFiles } from '../src/report/compare-owned.js';
+import { toJson } from '../src/format.js';
 import { parseSize } from '../src/tensors/latents.js';
 import { VaecheckCommand, asDevice, deviceFlag, latentSpaceRequest } from './_base.js';
 import { logText } from '../src/ci-text.js';
@@ -130,7 +131,7 @@ export default class Compare extends VaecheckCommand {
       for (const [rel, bytes] of files) out.add(join(flags.out, rel), bytes);
       out.commit();
     }
-    if (flags.json) this.log(JSON.stringify(report, nonFiniteAsString, 2));
+    if (flags.json) this.log(toJson(report));
     else this.renderTable(result, flags.out);
     if (!report.ok) process.exitCode = 1;
   }

@@ -8,7 +8,7 @@ import { caseLine, runGate, weightsNote } from '../src/gate/gate.js';
 import { OutputSet } from '../src/io/output-files.js';
 import { gateAnnotations, gateSummaryMarkdown } from '../src/report/github.js';
 import { gateJunit } from '../src/report/junit.js';
-import { nonFiniteAsString } from '../src/report/compare-report.js';
+import { toJson } from '../src/format.js';
 import { VaecheckCommand, asDevice, deviceFlag } from './_base.js';
 import { loadVaeFromArg, vaeLoadFlags } from './_hub.js';
 import { shardFlags, shardFromFlags, shardUnitsLine } from './_shard.js';
@@ -77,7 +77,7 @@ export default class Gate extends VaecheckCommand {
     const result = await runGate(baseline, candidate, precision, thresholds, asDevice(flags.device), shard ? { spec: shard, vaecheck: this.config.version } : undefined);
     const seconds = (performance.now() - t0) / 1000;
     if (result.shard) process.stderr.write(shardUnitsLine(result.shard, 'latent(s)'));
-    const json = JSON.stringify({ schema: 'vaecheck.gate/1', ...result, seconds }, nonFiniteAsString, 2);
+    const json = toJson({ schema: 'vaecheck.gate/1', ...result, seconds });
     if (flags.junit) out.add(flags.junit, gateJunit(result, seconds));
     if (flags.out) {
       out.add(join(flags.out, 'gate.json'), `${json}\n`);

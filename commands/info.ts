@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { describeLatentSpace } from '../src/architecture/family.js';
+import { toJson } from '../src/format.js';
 import { sha256File } from '../src/io/sha256.js';
 import { VaecheckCommand, latentSpaceLine } from './_base.js';
 import { VAE_ARG_HELP, loadVaeFromArg, vaeLoadFlags } from './_hub.js';
@@ -46,13 +47,10 @@ export default class Info extends VaecheckCommand {
       forceUpcast: a.forceUpcast ?? null,
       sha256: await sha256File(vae.weightsFile),
     };
-    if (flags.json) {
-      this.log(JSON.stringify(info, null, 2));
-      return;
-    }
     if (vae.onnx) {
+      // an ONNX export: what its graph says (format, part, input name, traced ops) besides the common fields
       const o = { ...info, format: 'onnx', part: vae.onnx.part, input: vae.onnx.inputName, tracedOps: vae.onnx.graph.traced.length };
-      if (flags.json) this.log(JSON.stringify(o, null, 2));
+      if (flags.json) this.log(toJson(o));
       else {
         const rows: [string, string][] = [
           ['weights', info.weightsFile],
@@ -65,6 +63,10 @@ export default class Info extends VaecheckCommand {
         ];
         for (const [k, v] of rows) this.log(`${k.padEnd(17)} ${v}`);
       }
+      return;
+    }
+    if (flags.json) {
+      this.log(toJson(info));
       return;
     }
     const rows: [string, string][] = [

@@ -2,9 +2,10 @@ import { Flags } from '@oclif/core';
 import chalk from 'chalk';
 import { extname } from 'node:path';
 import { MAX_FINITE } from '../src/dtype.js';
-import { resolveLatents } from '../src/decode.js';
+import { latentIds, resolveLatents } from '../src/decode.js';
 import { readImageBatch } from '../src/encode.js';
 import { UsageError } from '../src/errors.js';
+import { magnitude as fmt, percent, toJson } from '../src/format.js';
 import { svgToPng } from '../src/images/sharp-io.js';
 import { OutputSet } from '../src/io/output-files.js';
 import { type VaeScan, nanScanVae } from '../src/nan-scan.js';
@@ -19,9 +20,8 @@ import { nonFiniteWeightsNote } from '../src/weights/nonfinite-weights.js';
 import { VaecheckCommand, asDevice, asPrecision, deviceFlag, latentFlags, latentSource, precisionFlag } from './_base.js';
 import { type VaeTarget, defaultVaes, loadTarget, resolveVaeTarget, vaeLoadFlags } from './_hub.js';
 import { shardFlags, shardFromFlags, shardUnitsLine } from './_shard.js';
-import { basename } from 'node:path';
 import { sha256File } from '../src/io/sha256.js';
-import { latentUnitIds, shardOfBatch } from '../src/shard/latent-units.js';
+import { shardOfBatch } from '../src/shard/latent-units.js';
 import { type ShardRecord, shardRecord } from '../src/shard/shard-record.js';
 import { NAN_SCAN_SCHEMA } from '../src/merge/merge-nan-scan.js';
 
@@ -37,6 +37,7 @@ export default class NanScan extends VaecheckCommand {
     '<%= config.bin %> nan-scan --precision fp16',
     '<%= config.bin %> nan-scan --vae hf:stabilityai/stable-diffusion-xl-base-1.0/vae --variant fp16',
   ];
+  static optionFlags = { imageSize: '--image-size' };
   static flags = {
     vae: Flags.string({
       description: `VAE: .safetensors file, diffusers folder or Hub repo (owner/name, hf:owner/name[@revision][/subfolder]); repeat to compare (default: ${DEFAULT_VAES.map((d) => d.spec).join(' and ')})`,
@@ -74,7 +75,7 @@ export default class NanScan extends VaecheckCommand {
     const src = latentSource(flags);
     if (flags.demo && !src.file && !src.random) src.file = join(demoDir(), `${DEMO_PHOTOS[0]}.npy`);
     if (!src.file && !src.random) src.random = { seed: flags.seed, batch: flags.batch, ...parseSize(flags.size) };
-    const image = flags.image ? { tensor: await readImageBatch(flags.image, flags['image-size'] ? parseSize(flags['image-size']) : undefined), origin: flags.image.join(', ') } : undefined;
+    const image = flags.image ? { tensor: await readImageBatch(flags.image, flags['image-size'] ? parseSize(flags['image-size'], '--image-size') : undefined), origin: flags.image.join(', ') } : undefined;
     const scans: VaeScan[] = [];
     let latentOrigin = '';
     // every VAE is found (and downloaded) before the first scan
@@ -91,7 +92,7 @@ export default class NanScan extends VaecheckCommand {
       for (const w of latents.warnings) this.warnLine(w);
       if (shard) {
         // units: the batch's items, named as compare names them; every VAE scans the same share
-        const ids = latentUnitIds(src.file ? basename(src.file).replace(/\.(npy|safetensors)$/i, '') : `random-${src.random!.seed}`, latents.raw.shape[0]);
+        const ids = latentIds(src, latents.raw.shape[0]);
         const mine = shardOfBatch(latents.raw, ids, shard);
         weightsSha256[vae.label] = await sha256File(vae.weightsFile);
         record = shardRecord(shard, mine.allUnits, mine.inputsSha256, { vaecheck: this.config.version, weightsSha256, device: flags.device, parts, top: flags.top });
@@ -111,7 +112,7 @@ export default class NanScan extends VaecheckCommand {
       out.add(flags.plot, extname(flags.plot).toLowerCase() === '.png' ? await svgToPng(svg) : svg);
     }
     const failed = scans.some((s) => !s.finite);
-    const json = JSON.stringify({ schema: NAN_SCAN_SCHEMA, precision, limit: MAX_FINITE[precision], latents: latentOrigin, ok: !failed, vaes: scans, ...(record ? { shard: record } : {}) }, jsonNumbers, 2);
+    const json = toJson({ schema: NAN_SCAN_SCHEMA, precision, limit: MAX_FINITE[precision], latents: latentOrigin, ok: !failed, vaes: scans, ...(record ? { shard: record } : {}) });
     if (flags.out) out.add(join(flags.out, 'nan-scan.json'), `${json}\n`);
     out.commit();
     if (flags.json) {
@@ -136,7 +137,7 @@ export default class NanScan extends VaecheckCommand {
         } else {
           const first = p.layers.find((l) => l.name === p.firstNonFinite);
           const where = first ? `${logText(first.name)} (${first.inf} Inf, ${first.nan} NaN; largest finite |x| ${fmt(first.maxAbs)})` : 'the graph input';
-          this.log(`${chalk.red('FAILED')} | ${head} | first non-finite op: ${where}; output ${(100 * p.output.fraction).toFixed(2)}% non-finite (${p.output.nan} NaN, ${p.output.inf} Inf of ${p.output.total})`);
+          this.log(`${chalk.red('FAILED')} | ${head} | first non-finite op: ${where}; output ${percent(p.output.fraction)}% non-finite (${p.output.nan} NaN, ${p.output.inf} Inf of ${p.output.total})`);
         }
         this.log('  least headroom:');
         p.leastHeadroom.forEach((r, i) => {
@@ -149,16 +150,4 @@ export default class NanScan extends VaecheckCommand {
       }
     }
   }
-}
-
-function fmt(x: number): string {
-  if (!Number.isFinite(x)) return x > 0 ? 'inf' : String(x);
-  if (x !== 0 && (Math.abs(x) >= 1e6 || Math.abs(x) < 1e-3)) return x.toExponential(3);
-  return Number(x.toPrecision(5)).toString();
-}
-
-/** JSON cannot hold Infinity: write it as the string "inf". */
-function jsonNumbers(_key: string, value: unknown): unknown {
-  if (typeof value === 'number' && !Number.isFinite(value)) return Number.isNaN(value) ? 'nan' : value > 0 ? 'inf' : '-inf';
-  return value;
 }

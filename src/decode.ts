@@ -2,12 +2,13 @@
  * The decode and encode jobs behind `vaecheck decode` / `encode`: where latents come from, running
  * the VAE, and the files a decoded or encoded tensor becomes.
  */
-import { extname } from 'node:path';
+import { basename, extname } from 'node:path';
 import { type Precision, float32ToBytes } from './dtype.js';
-import { UsageError } from './errors.js';
+import { UsageError, option } from './errors.js';
 import { encodePng, tensorToRgb8 } from './images/sharp-io.js';
 import { countNonFinite, type NonFiniteCount } from './metrics/nonfinite.js';
-import type { Device, FloatTensor } from './runtime/session.js';
+import type { Device } from './runtime/session.js';
+
 import { encodeNpy } from './tensors/npy.js';
 import { type Latents, prepareLatents, randomLatents, readLatentFile } from './tensors/latents.js';
 import type { LoadedVae } from './weights/load.js';
@@ -15,6 +16,7 @@ import { defaultFamilyNote } from './architecture/family.js';
 import { encodeSafetensors } from './weights/safetensors-writer.js';
 import { type LayerStats } from './precision/instrument.js';
 import { VaeRunner } from './vae-runner.js';
+import type { Tensor } from './tensor.js';
 
 export interface LatentSource {
   /** a .npy or .safetensors file */
@@ -33,7 +35,7 @@ export interface LatentSource {
  */
 export function resolveLatents(vae: LoadedVae, src: LatentSource): Latents {
   const { latentChannels, scalingFactor, shiftFactor } = vae.arch;
-  if (src.file && src.random) throw new UsageError('give either --latents or --random, not both');
+  if (src.file && src.random) throw new UsageError(`give either ${option('file')} or ${option('random')}, not both`);
   const space = src.unscaled ? 'unscaled' : 'scaled';
   let l: Latents;
   if (src.file) l = prepareLatents(src.file, readLatentFile(src.file, src.tensor), latentChannels, scalingFactor, space, shiftFactor);
@@ -43,14 +45,24 @@ export function resolveLatents(vae: LoadedVae, src: LatentSource): Latents {
     const origin = `random(seed=${seed}, ${t.shape.join('x')})`;
     // random latents are drawn in the scaled space, N(0, 1), as a diffusion pipeline produces them
     l = prepareLatents(origin, t, latentChannels, scalingFactor, space, shiftFactor);
-  } else throw new UsageError('no latents: give --latents <file> or --random (with --seed and --size)');
+  } else throw new UsageError(`no latents: give ${option('file', '<file>')} or ${option('random')} (with ${option('seed')} and ${option('latentSize')})`);
   const note = defaultFamilyNote(vae.arch, vae.source, l.origin, l.space, l.std);
   if (note) l.warnings.push(note);
   return l;
 }
 
+/**
+ * The names of the latents a source holds, one per batch item: the file's name without extension
+ * (`chelsea.npy` -> `chelsea`), or `random-<seed>` for random latents; `<name>-<i>` when the batch
+ * holds more than one.
+ */
+export function latentIds(src: LatentSource, batch: number): string[] {
+  const name = src.file ? basename(src.file).replace(/\.(npy|safetensors)$/i, '') : `random-${src.random!.seed}`;
+  return Array.from({ length: batch }, (_, i) => (batch === 1 ? name : `${name}-${i}`));
+}
+
 export interface DecodeResult {
-  image: FloatTensor;
+  image: Tensor;
   nonFinite: NonFiniteCount;
   layers?: LayerStats[];
 }
@@ -72,21 +84,14 @@ export async function decodeLatents(vae: LoadedVae, latents: Latents, opts: Deco
   }
 }
 
-/** Splits an NCHW batch into single-item [1, C, H, W] tensors. */
-export function splitBatch(t: FloatTensor): FloatTensor[] {
-  const [n, c, h, w] = t.shape;
-  const size = c * h * w;
-  return Array.from({ length: n }, (_, i) => ({ shape: [1, c, h, w], data: t.data.slice(i * size, (i + 1) * size) }));
-}
-
 /**
  * fp32 decodes of raw latents, clamped to [-1, 1] with NaN as 0: in-distribution pictures to feed an
  * encoder when the user gives none.
  */
-export async function decodeToImages(vae: LoadedVae, latents: readonly FloatTensor[], device?: Device): Promise<FloatTensor[]> {
+export async function decodeToImages(vae: LoadedVae, latents: readonly Tensor[], device?: Device): Promise<Tensor[]> {
   const runner = await VaeRunner.create(vae, 'decoder', { precision: 'fp32', device });
   try {
-    const out: FloatTensor[] = [];
+    const out: Tensor[] = [];
     for (const z of latents) {
       const img = (await runner.run(z)).output;
       out.push({ shape: img.shape, data: img.data.map((x) => (Number.isNaN(x) ? 0 : Math.max(-1, Math.min(1, x)))) });
@@ -103,7 +108,7 @@ export type TensorFileKind = 'png' | 'npy' | 'safetensors';
 export function outputKind(path: string, allowed: readonly TensorFileKind[]): TensorFileKind {
   const ext = extname(path).toLowerCase().slice(1);
   if (!(allowed as readonly string[]).includes(ext)) {
-    throw new UsageError(`--out must end in ${allowed.map((k) => '.' + k).join(', ')}; got ${JSON.stringify(path)}`);
+    throw new UsageError(`${option('out')} must end in ${allowed.map((k) => '.' + k).join(', ')}; got ${JSON.stringify(path)}`);
   }
   return ext as TensorFileKind;
 }
@@ -112,7 +117,7 @@ export function outputKind(path: string, allowed: readonly TensorFileKind[]): Te
  * The files a decoded image batch becomes: PNG (8-bit, one per batch item: name.png, or name-0.png,
  * name-1.png …) or the float32 NCHW tensor unclamped (.npy, or .safetensors with tensor `sample`).
  */
-export async function imageFiles(out: string, image: FloatTensor, meta: Record<string, string> = {}): Promise<Map<string, Uint8Array>> {
+export async function imageFiles(out: string, image: Tensor, meta: Record<string, string> = {}): Promise<Map<string, Uint8Array>> {
   const kind = outputKind(out, ['png', 'npy', 'safetensors']);
   const files = new Map<string, Uint8Array>();
   if (kind === 'png') {
@@ -127,7 +132,7 @@ export async function imageFiles(out: string, image: FloatTensor, meta: Record<s
 }
 
 /** A float32 tensor as .npy or single-tensor .safetensors bytes. */
-export function tensorFile(kind: 'npy' | 'safetensors', name: string, t: FloatTensor, meta: Record<string, string> = {}): Uint8Array {
+export function tensorFile(kind: 'npy' | 'safetensors', name: string, t: Tensor, meta: Record<string, string> = {}): Uint8Array {
   if (kind === 'npy') return encodeNpy(t.shape, t.data);
   return encodeSafetensors([{ name, dtype: 'F32', shape: t.shape, bytes: float32ToBytes(t.data, 'F32') }], meta);
 }

@@ -1,11 +1,13 @@
 /** The encode job: images -> latent mean, shifted and scaled into the diffusion space unless asked otherwise. */
 import type { Precision } from './dtype.js';
-import { BadInputError, UsageError } from './errors.js';
+import { BadInputError, UsageError, option } from './errors.js';
 import { readImage } from './images/sharp-io.js';
 import { countNonFinite, type NonFiniteCount } from './metrics/nonfinite.js';
-import type { Device, FloatTensor } from './runtime/session.js';
+import type { Device } from './runtime/session.js';
+
 import type { LoadedVae } from './weights/load.js';
 import { VaeRunner } from './vae-runner.js';
+import { type Tensor, joinBatch } from './tensor.js';
 
 export interface EncodeOptions {
   size?: { height: number; width: number };
@@ -15,22 +17,20 @@ export interface EncodeOptions {
 }
 
 /** Reads images into one NCHW batch in [-1, 1]; they must share a size (or be resized to `size`). */
-export async function readImageBatch(files: readonly string[], size?: { height: number; width: number }): Promise<FloatTensor> {
+export async function readImageBatch(files: readonly string[], size?: { height: number; width: number }): Promise<Tensor> {
   if (files.length === 0) throw new UsageError('no images given');
   const images = [];
   for (const f of files) images.push(await readImage(f, size ? { size } : {}));
-  const [, c, h, w] = images[0].shape;
+  const [, , h, w] = images[0].shape;
   images.forEach((im, i) => {
     if (im.shape[2] !== h || im.shape[3] !== w) {
-      throw new BadInputError(files[i], `is ${im.shape[3]}x${im.shape[2]} but ${files[0]} is ${w}x${h}; pass --size HxW to resize all images`);
+      throw new BadInputError(files[i], `is ${im.shape[3]}x${im.shape[2]} but ${files[0]} is ${w}x${h}; pass ${option('imageSize', 'HxW')} to resize all images`);
     }
   });
-  const data = new Float32Array(images.length * c * h * w);
-  images.forEach((im, i) => data.set(im.data, i * c * h * w));
-  return { shape: [images.length, c, h, w], data };
+  return joinBatch(images);
 }
 
-export async function encodeImages(vae: LoadedVae, files: readonly string[], opts: EncodeOptions = {}): Promise<{ latents: FloatTensor; nonFinite: NonFiniteCount }> {
+export async function encodeImages(vae: LoadedVae, files: readonly string[], opts: EncodeOptions = {}): Promise<{ latents: Tensor; nonFinite: NonFiniteCount }> {
   if (!vae.arch.hasEncoder) throw new BadInputError(vae.weightsFile, 'has no encoder weights (decoder-only file)');
   const batch = await readImageBatch(files, opts.size);
   const runner = await VaeRunner.create(vae, 'encoder', { precision: opts.precision, device: opts.device });

@@ -1,5 +1,6 @@
 /** vaecheck's library API: everything the CLI does, usable without it. */
-export { EXIT, VaecheckError, BadInputError, UsageError, UnavailableError } from './errors.js';
+export { EXIT, VaecheckError, BadInputError, UsageError, HubError, UnavailableError, option, renderOptions } from './errors.js';
+export * from './format.js';
 export { type Precision, PRECISIONS, MAX_FINITE, roundInPlace, floatToF16Bits, f16BitsToFloat, floatToBf16Bits, bf16BitsToFloat } from './dtype.js';
 export { loadVae, resolveVaePath, type LoadedVae, type Tensor32, type LoadOptions } from './weights/load.js';
 export { type VaeArchitecture, type Part, SDXL_SCALING_FACTOR } from './architecture/vae-architecture.js';
@@ -13,7 +14,8 @@ export { buildDecoderGraph, buildEncoderGraph } from './graph/vae-graph.js';
 export type { OnnxGraph, OnnxNode, TracePoint } from './graph/ir.js';
 export { applyPrecision } from './precision/precision-pass.js';
 export { instrument, type LayerStats } from './precision/instrument.js';
-export { Session, deviceAvailable, runtimeVersion, type FloatTensor, type Device } from './runtime/session.js';
+export { Session, deviceAvailable, runtimeVersion, type Device } from './runtime/session.js';
+export { type Tensor, splitBatch, joinBatch, chw } from './tensor.js';
 export { VaeRunner, prepareGraph, type RunnerOptions, type RunResult } from './vae-runner.js';
 export { resolveLatents, decodeLatents, imageFiles, tensorFile, type LatentSource, type DecodeResult } from './decode.js';
 export { encodeImages, readImageBatch } from './encode.js';
@@ -21,8 +23,10 @@ export { nanScanVae, rankHeadroom, type VaeScan, type PartScan } from './nan-sca
 export { readNpy, parseNpy, encodeNpy } from './tensors/npy.js';
 export { prepareLatents, randomLatents, readLatentFile, parseSize, type Latents } from './tensors/latents.js';
 export * from './metrics/index.js';
+export { itemMetrics, type ItemMetrics } from './metrics/cell-metrics.js';
+export { judge, reasonText, reasons, type Thresholds, type Measurement, type Verdict, type Failure, type Check } from './metrics/verdict.js';
 export { OutputSet } from './io/output-files.js';
-export { resolveVaeArg, loadVaeArg, type ResolveArgOptions } from './hub/resolve-arg.js';
+export { openVae, resolveVaeArg, resolveVaeTarget, openTarget, loadVaeArg, type OpenedVae, type VaeTarget, type ResolveArgOptions } from './source/vae-source.js';
 export { resolveHubVae, type ResolveHubOptions, type ResolvedHubVae } from './hub/resolve.js';
 export { parseHubSpec, isHubSpec, type HubSpec } from './hub/spec.js';
 export { hubCacheDir, hubEndpoint, hubOffline, hubToken } from './hub/env.js';

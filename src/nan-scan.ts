@@ -6,10 +6,12 @@
 import { MAX_FINITE, type Precision } from './dtype.js';
 import { type NonFiniteCount, countNonFinite } from './metrics/nonfinite.js';
 import type { LayerStats } from './precision/instrument.js';
-import type { Device, FloatTensor } from './runtime/session.js';
+import type { Device } from './runtime/session.js';
+
 import type { LoadedVae } from './weights/load.js';
 import { type Part, VaeRunner } from './vae-runner.js';
 import { decodeToImages } from './decode.js';
+import type { Tensor } from './tensor.js';
 
 export interface HeadroomRow extends LayerStats {
   /** limit / maxAbs: how many times larger the largest value could get before overflowing */
@@ -54,7 +56,7 @@ export function rankHeadroom(layers: readonly LayerStats[], precision: Precision
   return rows.slice(0, top).map(({ i: _i, ...r }) => r);
 }
 
-async function scanPart(vae: LoadedVae, part: Part, input: FloatTensor, origin: string, opts: NanScanOptions): Promise<{ scan: PartScan; output: FloatTensor }> {
+async function scanPart(vae: LoadedVae, part: Part, input: Tensor, origin: string, opts: NanScanOptions): Promise<PartScan> {
   const runner = await VaeRunner.create(vae, part, { precision: opts.precision, device: opts.device, instrument: true });
   try {
     const r = await runner.run(input, origin);
@@ -62,15 +64,12 @@ async function scanPart(vae: LoadedVae, part: Part, input: FloatTensor, origin: 
     const first = layers.find((l) => l.nan + l.inf > 0) ?? null;
     const output = countNonFinite(r.output.data);
     return {
-      output: r.output,
-      scan: {
-        part,
-        finite: first === null && output.nan + output.inf === 0,
-        firstNonFinite: first?.name ?? null,
-        output,
-        leastHeadroom: rankHeadroom(layers, opts.precision, opts.top ?? 5),
-        layers,
-      },
+      part,
+      finite: first === null && output.nan + output.inf === 0,
+      firstNonFinite: first?.name ?? null,
+      output,
+      leastHeadroom: rankHeadroom(layers, opts.precision, opts.top ?? 5),
+      layers,
     };
   } finally {
     await runner.release();
@@ -81,13 +80,13 @@ async function scanPart(vae: LoadedVae, part: Part, input: FloatTensor, origin: 
  * Scans one VAE. The decoder takes `latents` (raw); the encoder takes `image` when given, otherwise
  * the VAE's own fp32 decode of the latents (clamped to [-1, 1]), an in-distribution picture.
  */
-export async function nanScanVae(vae: LoadedVae, latents: { raw: FloatTensor; origin: string }, opts: NanScanOptions, image?: { tensor: FloatTensor; origin: string }): Promise<VaeScan> {
+export async function nanScanVae(vae: LoadedVae, latents: { raw: Tensor; origin: string }, opts: NanScanOptions, image?: { tensor: Tensor; origin: string }): Promise<VaeScan> {
   const parts: PartScan[] = [];
-  if (opts.parts.includes('decoder')) parts.push((await scanPart(vae, 'decoder', latents.raw, latents.origin, opts)).scan);
+  if (opts.parts.includes('decoder')) parts.push(await scanPart(vae, 'decoder', latents.raw, latents.origin, opts));
   if (opts.parts.includes('encoder')) {
     let input = image;
     if (!input) input = { tensor: (await decodeToImages(vae, [latents.raw], opts.device))[0], origin: `fp32 decode of ${latents.origin}` };
-    parts.push((await scanPart(vae, 'encoder', input.tensor, input.origin, opts)).scan);
+    parts.push(await scanPart(vae, 'encoder', input.tensor, input.origin, opts));
   }
   const layers = parts.flatMap((p) => p.layers);
   return {

@@ -5,15 +5,17 @@
  */
 import type { Part } from './architecture/vae-architecture.js';
 import { type Precision } from './dtype.js';
-import { BadInputError } from './errors.js';
+import { BadInputError, option } from './errors.js';
 import type { OnnxGraph } from './graph/ir.js';
 import { DECODER_INPUT, ENCODER_INPUT, type VaeWeights, buildDecoderGraph, buildEncoderGraph } from './graph/vae-graph.js';
 import { applyPrecision } from './precision/precision-pass.js';
 import { toNativeHalf } from './precision/native-half.js';
 import { type LayerStats, STATS_OUTPUT, instrument, readStats } from './precision/instrument.js';
-import { type Device, type FloatTensor, Session } from './runtime/session.js';
+import { type Device, Session } from './runtime/session.js';
+
 import type { OnnxVae } from './onnx/import.js';
 import { whileBlocking } from './interrupt.js';
+import type { Tensor } from './tensor.js';
 
 export type { Part };
 
@@ -32,9 +34,9 @@ export interface RunnerOptions {
 
 export interface RunResult {
   /** decoder: the image [N, 3, H, W] in [-1, 1] (unclamped); encoder: the latent mean (raw) */
-  output: FloatTensor;
+  output: Tensor;
   /** encoder only: log variance */
-  logvar?: FloatTensor;
+  logvar?: Tensor;
   /** per traced op, in execution order, when instrumented */
   layers?: LayerStats[];
 }
@@ -80,13 +82,13 @@ export class VaeRunner {
   }
 
   /** Runs on a decoder input (raw latents) or encoder input (image in [-1, 1]); NCHW float32. */
-  async run(input: FloatTensor, origin = 'input'): Promise<RunResult> {
+  async run(input: Tensor, origin = 'input'): Promise<RunResult> {
     const [, c, h, w] = input.shape;
     if (input.shape.length !== 4 || c !== this.inputChannels) {
       throw new BadInputError(origin, `input has shape [${input.shape.join(', ')}], the ${this.part} takes [batch, ${this.inputChannels}, height, width]`);
     }
     if (this.part === 'encoder' && (h % this.spatialFactor !== 0 || w % this.spatialFactor !== 0)) {
-      throw new BadInputError(origin, `image size ${h}x${w} is not a multiple of ${this.spatialFactor}; resize it (--size)`);
+      throw new BadInputError(origin, `image size ${h}x${w} is not a multiple of ${this.spatialFactor}; resize it (${option('imageSize')})`);
     }
     // large inputs (1024x1024 images and up) trade the arena's speed for a lower peak: rebuild once
     const latentArea = this.part === 'decoder' ? h * w : (h * w) / this.spatialFactor ** 2;

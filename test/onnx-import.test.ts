@@ -9,7 +9,7 @@ import type { OnnxGraph } from '../src/graph/ir.js';
 import { encodeModel } from '../src/graph/onnx-proto.js';
 import { buildDecoderGraph, buildEncoderGraph } from '../src/graph/vae-graph.js';
 import { VaeRunner } from '../src/vae-runner.js';
-import { loadVae } from '../src/weights/load.js';
+import { openVae } from '../src/source/vae-source.js';
 import { fixtures, maxAbsDiff, rawLatents } from './helpers/fixtures.js';
 import { cli } from './commands/cli.js';
 
@@ -33,9 +33,9 @@ function exportOnnx(dir: string, g: OnnxGraph, fp16 = false): string {
 }
 
 test('an ONNX-exported decoder decodes like the weights it came from; its input is detected', async () => {
-  const vae = loadVae(fx.path('tiny-fp16-safe.safetensors'));
+  const vae = openVae(fx.path('tiny-fp16-safe.safetensors'));
   const file = exportOnnx(join(mkdtempSync(join(tmpdir(), 'vaecheck-onnx-')), 'vae_decoder'), buildDecoderGraph(vae));
-  const onnx = loadVae(file);
+  const onnx = openVae(file);
   assert.equal(onnx.onnx?.part, 'decoder');
   assert.equal(onnx.arch.latentChannels, 4);
   const a = await VaeRunner.create(vae, 'decoder');
@@ -47,11 +47,11 @@ test('an ONNX-exported decoder decodes like the weights it came from; its input 
   assert.deepEqual(y.shape, x.shape);
   assert.ok(maxAbsDiff(x.data, y.data) <= 1e-6);
   // the folder form (diffusers' vae_decoder/) loads too
-  assert.equal(loadVae(join(file, '..')).onnx?.part, 'decoder');
+  assert.equal(openVae(join(file, '..')).onnx?.part, 'decoder');
 });
 
 test('precision and instrumentation passes apply to an ONNX export: nan-scan names the overflowing node', () => {
-  const vae = loadVae(fx.path('tiny-fp16-overflow.safetensors'));
+  const vae = openVae(fx.path('tiny-fp16-overflow.safetensors'));
   const file = exportOnnx(join(mkdtempSync(join(tmpdir(), 'vaecheck-onnx-')), 'vae_decoder'), buildDecoderGraph(vae));
   const r = cli(['nan-scan', '--vae', file, '--latents', fx.path('latents-8x8.npy'), '--json']);
   assert.equal(r.code, 1, r.stderr);
@@ -67,9 +67,9 @@ test('precision and instrumentation passes apply to an ONNX export: nan-scan nam
 });
 
 test('an fp16 ONNX export is upcast and decodes close to the fp32 weights', async () => {
-  const vae = loadVae(fx.path('tiny-fp16-safe.safetensors'));
+  const vae = openVae(fx.path('tiny-fp16-safe.safetensors'));
   const file = exportOnnx(join(mkdtempSync(join(tmpdir(), 'vaecheck-onnx-')), 'vae_decoder'), buildDecoderGraph(vae), true);
-  const onnx = loadVae(file);
+  const onnx = openVae(file);
   const r = await VaeRunner.create(onnx, 'decoder');
   const y = (await r.run(lat)).output;
   await r.release();
@@ -81,13 +81,13 @@ test('an fp16 ONNX export is upcast and decodes close to the fp32 weights', asyn
 });
 
 test('an ONNX encoder export: mean from its moments output; decode needs a decoder', async () => {
-  const vae = loadVae(fx.path('tiny-fp16-safe.safetensors'));
+  const vae = openVae(fx.path('tiny-fp16-safe.safetensors'));
   const g = buildEncoderGraph(vae);
   // exporters return quant_conv's moments (2L channels) as one output
   const moments = g.nodes.find((n) => n.name === 'quant_conv')!.outputs[0];
   const enc = { ...g, nodes: g.nodes.filter((n) => n.name !== 'mean' && n.name !== 'logvar'), outputs: [{ name: moments, elemType: 1, dims: ['batch', 8, 'h', 'w'] }] };
   const file = exportOnnx(join(mkdtempSync(join(tmpdir(), 'vaecheck-onnx-')), 'vae_encoder'), enc);
-  const onnx = loadVae(file);
+  const onnx = openVae(file);
   assert.equal(onnx.onnx?.part, 'encoder');
   const img = { shape: [1, 3, 64, 64], data: new Float32Array(3 * 64 * 64).map((_, i) => Math.sin(i / 7)) };
   const a = await VaeRunner.create(vae, 'encoder');

@@ -6,27 +6,28 @@
  */
 import { basename } from 'node:path';
 import type { Precision } from '../dtype.js';
-import { BadInputError, UsageError } from '../errors.js';
-import { tensorToRgb8 } from '../images/sharp-io.js';
+import { BadInputError, UsageError, option } from '../errors.js';
+import { type ItemMetrics, itemMetrics, rgb8 } from '../metrics/cell-metrics.js';
 import { type MeanStd, meanStd } from '../metrics/summary.js';
+import { type Thresholds, judge, reasons } from '../metrics/verdict.js';
 import type { Device } from '../runtime/session.js';
-import { type LatentSource, resolveLatents, splitBatch } from '../decode.js';
+import { type LatentSource, latentIds, resolveLatents } from '../decode.js';
 import { readImageBatch } from '../encode.js';
-import { type LoadedVae, loadVae } from '../weights/load.js';
 import { type LatentSpaceRequest, latentsNotInterchangeable } from '../architecture/family.js';
-import { VaeRunner } from '../vae-runner.js';
 import { isHubSpec, parseHubSpec, specLabel } from '../hub/spec.js';
-import { type ImageItem, type ItemMetrics, itemMetrics } from './cell-metrics.js';
-import { cellStatistics } from './cell-summary.js';
+import { type OpenedVae, openVae } from '../source/vae-source.js';
+import { type Tensor, splitBatch } from '../tensor.js';
+import { VaeRunner } from '../vae-runner.js';
 import { readFileSync } from 'node:fs';
 import { sha256File } from '../io/sha256.js';
 import { unitsOfShard } from '../shard/rendezvous.js';
 import { InputsFingerprint, type ShardRecord, shardRecord } from '../shard/shard-record.js';
 import type { ShardSpec } from '../shard/shard-spec.js';
+import { cellStatistics } from './cell-summary.js';
 
 export interface CompareVae {
   label: string;
-  /** a local path loadVae reads (Hub specs are resolved to one before runCompare) */
+  /** a local path openVae reads (Hub specs are resolved to one before runCompare) */
   path: string;
   /** what the user named it by, shown as its source in reports (default: path) */
   source?: string;
@@ -49,7 +50,7 @@ export interface CompareOptions {
   input: CompareInput;
   /** default: the first VAE at fp32 */
   reference?: { label: string; precision: Precision };
-  /** a cell passes when finite and PSNR >= minPsnr (dB) and SSIM >= minSsim */
+  /** a cell passes when each decode passes judge() (metrics/verdict.ts) with these thresholds */
   minPsnr: number;
   minSsim: number;
   device?: Device;
@@ -100,10 +101,10 @@ export interface CompareResult {
   cells: CellResult[];
   thresholds: { minPsnr: number; minSsim: number };
   warnings: string[];
-  /** decoded images per cell key, one per latent, in `latents` order */
-  outputs: Map<string, ImageItem[]>;
+  /** decoded images per cell key, one [1, 3, H, W] tensor per latent, in `latents` order */
+  outputs: Map<string, Tensor[]>;
   /** the input images, for image inputs */
-  inputImages?: ImageItem[];
+  inputImages?: Tensor[];
   seconds: { total: number; weights: number; encode: number };
   /** set for a sharded run: which shard, its units and what identifies the run (for vaecheck merge) */
   shard?: ShardRecord;
@@ -119,120 +120,185 @@ export function parseVaeArg(arg: string): CompareVae {
   return { label: basename(arg.replace(/[/\\]+$/, '')).replace(/\.safetensors$/i, ''), path: arg };
 }
 
-function splitItems(t: { shape: number[]; data: Float32Array }): ImageItem[] {
-  return splitBatch(t).map((x) => ({ data: x.data, c: x.shape[1], h: x.shape[2], w: x.shape[3] }));
+/** The thresholds judge() gets for compare's cells: any NaN/Inf fails, then PSNR and SSIM. */
+export const compareThresholds = (minPsnr: number, minSsim: number): Thresholds => ({ maxNonFinite: 0, minPsnr, minSsim });
+
+/** Latents of every VAE (raw, one tensor per item) and what they are. */
+interface PreparedInput {
+  latents: LatentInfo[];
+  perVae: Map<string, Tensor[]>;
+  warnings: string[];
+  inputImages?: Tensor[];
+  /** sharded runs: every unit of the whole run and the fingerprint of all its inputs */
+  shardInputs?: { allUnits: string[]; inputsSha256: string };
 }
 
 export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
   const t0 = performance.now();
   const progress = opts.onProgress ?? (() => {});
-  if (opts.vaes.length === 0) throw new UsageError('compare needs at least one --vae');
-  if (opts.precisions.length === 0) throw new UsageError('--precision needs at least one of fp32, bf16, fp16');
+  const ref = checkOptions(opts);
+  const loaded = loadVaes(opts, progress);
+  const tWeights = performance.now();
+  const input = opts.input.kind === 'latents' ? latentInput(opts.vaes, loaded, opts.input.sources) : await imageInput(opts, loaded, opts.input.files, opts.input.size);
+  const tEncode = performance.now();
+  const ids = input.latents.map((l) => l.id);
+  const dupId = ids.find((l, i) => ids.indexOf(l) !== i);
+  if (dupId) throw new UsageError(`two latents are named ${JSON.stringify(dupId)}; give files distinct names`);
+  if (opts.shard && opts.input.kind === 'latents') keepShardLatents(input, opts.vaes[0].label, opts.shard);
+
+  const refKey = cellKey(ref.label, ref.precision);
+  const decoded = await decodeCells(opts, ref, loaded, input, progress);
+  const cells = judgeCells(opts, refKey, input, decoded);
+  const shard = opts.shard ? await shardOf(opts, loaded, opts.shard, input.shardInputs!) : undefined;
+  return {
+    ...(shard ? { shard } : {}),
+    vaes: opts.vaes.map((v) => {
+      const l = loaded.get(v.label)!;
+      return { label: v.label, source: l.source, weightsFile: l.weightsFile, naming: l.naming, storageDtype: l.storageDtype };
+    }),
+    precisions: opts.precisions,
+    reference: { vae: ref.label, precision: ref.precision, key: refKey },
+    latents: input.latents,
+    cells,
+    thresholds: { minPsnr: opts.minPsnr, minSsim: opts.minSsim },
+    warnings: input.warnings,
+    outputs: decoded.outputs,
+    inputImages: input.inputImages,
+    seconds: { total: (performance.now() - t0) / 1000, weights: (tWeights - t0) / 1000, encode: (tEncode - tWeights) / 1000 },
+  };
+}
+
+/** Refuses options that cannot make a matrix; returns the reference cell. */
+function checkOptions(opts: CompareOptions): { label: string; precision: Precision } {
+  if (opts.vaes.length === 0) throw new UsageError(`compare needs at least one VAE (${option('vaes')})`);
+  if (opts.precisions.length === 0) throw new UsageError(`${option('precisions')} needs at least one of fp32, bf16, fp16`);
   const labels = opts.vaes.map((v) => v.label);
   const dup = labels.find((l, i) => labels.indexOf(l) !== i);
-  if (dup) throw new UsageError(`two VAEs are labelled ${JSON.stringify(dup)}; name them with --vae label=path`);
+  if (dup) throw new UsageError(`two VAEs are labelled ${JSON.stringify(dup)}; give each its own ${option('label')}`);
   const ref = opts.reference ?? { label: opts.vaes[0].label, precision: 'fp32' as Precision };
-  if (!labels.includes(ref.label)) throw new UsageError(`--reference ${ref.label}@${ref.precision}: no VAE labelled ${JSON.stringify(ref.label)} (have ${labels.join(', ')})`);
+  if (!labels.includes(ref.label)) throw new UsageError(`${option('reference', `${ref.label}@${ref.precision}`)}: no VAE labelled ${JSON.stringify(ref.label)} (have ${labels.join(', ')})`);
+  return ref;
+}
 
-  // weights: read once per VAE
-  const loaded = new Map<string, LoadedVae>();
+/** Weights, read once per VAE; all must take the same latents. */
+function loadVaes(opts: CompareOptions, progress: (e: CompareProgress) => void): Map<string, OpenedVae> {
+  const loaded = new Map<string, OpenedVae>();
   for (const v of opts.vaes) {
     progress({ cell: v.label, stage: 'weights', done: 0, total: 1 });
-    const vae = loadVae(v.path, { variant: opts.variant, latentSpace: opts.latentSpace });
+    const vae = openVae(v.path, { variant: opts.variant, latentSpace: opts.latentSpace });
     if (v.source) vae.source = v.source;
     if (!vae.arch.hasDecoder) throw new BadInputError(vae.weightsFile, 'has no decoder weights');
     loaded.set(v.label, vae);
     progress({ cell: v.label, stage: 'weights', done: 1, total: 1 });
   }
-  const tWeights = performance.now();
-  const first = loaded.get(opts.vaes[0].label)!;
+  const firstLabel = opts.vaes[0].label;
+  const first = loaded.get(firstLabel)!;
   for (const [label, vae] of loaded) {
     const why = latentsNotInterchangeable(vae.arch, first.arch);
-    if (why) throw new BadInputError(vae.weightsFile, `${label} and ${opts.vaes[0].label} cannot decode the same latents (${why}); compare VAEs of one family`);
+    if (why) throw new BadInputError(vae.weightsFile, `${label} and ${firstLabel} cannot decode the same latents (${why}); compare VAEs of one family`);
   }
+  return loaded;
+}
 
-  // latents: raw, per item; the same latents for every VAE (scaled files are divided by each VAE's own factor)
-  const warnings: string[] = [];
-  const latents: LatentInfo[] = [];
-  const rawPerVae = new Map<string, ImageItem[]>();
-  let inputImages: ImageItem[] | undefined;
-  let shardInputs: { allUnits: string[]; inputsSha256: string } | undefined;
-  if (opts.input.kind === 'latents') {
-    for (const [label, vae] of loaded) {
-      const items: ImageItem[] = [];
-      for (const src of opts.input.sources) {
-        const l = resolveLatents(vae, src);
-        if (label === opts.vaes[0].label) {
-          warnings.push(...l.warnings);
-          const n = l.raw.shape[0];
-          const name = src.file ? basename(src.file).replace(/\.(npy|safetensors)$/i, '') : `random-${src.random!.seed}`;
-          for (let i = 0; i < n; i++) latents.push({ id: n === 1 ? name : `${name}-${i}`, origin: l.origin, shape: [1, ...l.raw.shape.slice(1)] });
-        }
-        items.push(...splitItems(l.raw));
+/** Latent files or random latents: the same latents for every VAE (scaled ones divided by each VAE's own factor). */
+function latentInput(vaes: CompareVae[], loaded: Map<string, OpenedVae>, sources: LatentSource[]): PreparedInput {
+  const out: PreparedInput = { latents: [], perVae: new Map(), warnings: [] };
+  for (const [label, vae] of loaded) {
+    const items: Tensor[] = [];
+    for (const src of sources) {
+      const l = resolveLatents(vae, src);
+      if (label === vaes[0].label) {
+        out.warnings.push(...l.warnings);
+        for (const id of latentIds(src, l.raw.shape[0])) out.latents.push({ id, origin: l.origin, shape: [1, ...l.raw.shape.slice(1)] });
       }
-      rawPerVae.set(label, items);
+      items.push(...splitBatch(l.raw));
     }
-  } else {
-    // images: encoded once, by the first VAE at fp32; the images are a second reference
-    if (!first.arch.hasEncoder) throw new BadInputError(first.weightsFile, 'has no encoder: --image needs the first VAE to encode');
-    const imageId = (f: string) => basename(f).replace(/\.[^.]+$/, '');
-    let files = opts.input.files;
-    if (opts.shard) {
-      // a shard reads and encodes only its own images; every image's bytes go into the inputs fingerprint
-      const fingerprint = new InputsFingerprint();
-      fingerprint.add(`size=${opts.input.size ? `${opts.input.size.height}x${opts.input.size.width}` : 'as is'}`, new Uint8Array(0));
-      for (const f of files) fingerprint.add(imageId(f), readImageBytes(f));
-      const allIds = files.map(imageId);
-      const dup = allIds.find((l, i) => allIds.indexOf(l) !== i);
-      if (dup) throw new UsageError(`two latents are named ${JSON.stringify(dup)}; give files distinct names`);
-      shardInputs = { allUnits: allIds, inputsSha256: fingerprint.digest() };
-      const mine = new Set(unitsOfShard(allIds, opts.shard));
-      files = files.filter((f) => mine.has(imageId(f)));
-    }
-    if (files.length > 0) {
-      const batch = await readImageBatch(files, opts.input.size);
-      inputImages = splitItems(batch);
-      const enc = await VaeRunner.create(first, 'encoder', { precision: 'fp32', device: opts.device });
-      try {
-        const mean = (await enc.run(batch, files.join(', '))).output;
-        const items = splitItems(mean);
-        for (const label of loaded.keys()) rawPerVae.set(label, items);
-        files.forEach((f) => latents.push({ id: imageId(f), origin: `${f} encoded by ${opts.vaes[0].label}@fp32`, shape: [1, ...mean.shape.slice(1)] }));
-      } finally {
-        await enc.release();
-      }
-    } else {
-      inputImages = [];
-      for (const label of loaded.keys()) rawPerVae.set(label, []);
-    }
+    out.perVae.set(label, items);
   }
-  const tEncode = performance.now();
-  const ids = latents.map((l) => l.id);
-  const dupId = ids.find((l, i) => ids.indexOf(l) !== i);
-  if (dupId) throw new UsageError(`two latents are named ${JSON.stringify(dupId)}; give files distinct names`);
-  if (opts.shard && opts.input.kind === 'latents') {
-    // every latent is read (cheap) so the fingerprint covers the whole run; only this shard's are decoded
+  return out;
+}
+
+/**
+ * Images: encoded once, by the first VAE at fp32; the images are a second reference. A shard reads
+ * and encodes only its own images, while every image's bytes go into the inputs fingerprint.
+ */
+async function imageInput(opts: CompareOptions, loaded: Map<string, OpenedVae>, allFiles: string[], size?: { height: number; width: number }): Promise<PreparedInput> {
+  const firstLabel = opts.vaes[0].label;
+  const first = loaded.get(firstLabel)!;
+  if (!first.arch.hasEncoder) throw new BadInputError(first.weightsFile, `has no encoder: image input (${option('images')}) is encoded by the first VAE`);
+  const imageId = (f: string) => basename(f).replace(/\.[^.]+$/, '');
+  let files = allFiles;
+  let shardInputs: PreparedInput['shardInputs'];
+  if (opts.shard) {
     const fingerprint = new InputsFingerprint();
-    rawPerVae.get(opts.vaes[0].label)!.forEach((it, i) => fingerprint.add(latents[i].id, it.data));
-    shardInputs = { allUnits: ids, inputsSha256: fingerprint.digest() };
-    const mine = new Set(unitsOfShard(ids, opts.shard));
-    const keep = latents.map((l) => mine.has(l.id));
-    for (const [label, items] of rawPerVae) rawPerVae.set(label, items.filter((_, i) => keep[i]));
-    const kept = latents.filter((_, i) => keep[i]);
-    latents.length = 0;
-    latents.push(...kept);
+    fingerprint.add(`size=${size ? `${size.height}x${size.width}` : 'as is'}`, new Uint8Array(0));
+    for (const f of files) fingerprint.add(imageId(f), readImageBytes(f));
+    const allIds = files.map(imageId);
+    const dup = allIds.find((l, i) => allIds.indexOf(l) !== i);
+    if (dup) throw new UsageError(`two latents are named ${JSON.stringify(dup)}; give files distinct names`);
+    shardInputs = { allUnits: allIds, inputsSha256: fingerprint.digest() };
+    const mine = new Set(unitsOfShard(allIds, opts.shard));
+    files = files.filter((f) => mine.has(imageId(f)));
   }
+  if (files.length === 0) return { latents: [], perVae: new Map([...loaded.keys()].map((label) => [label, []])), warnings: [], inputImages: [], shardInputs };
+  const batch = await readImageBatch(files, size);
+  const enc = await VaeRunner.create(first, 'encoder', { precision: 'fp32', device: opts.device });
+  try {
+    const mean = (await enc.run(batch, files.join(', '))).output;
+    const items = splitBatch(mean);
+    return {
+      latents: files.map((f) => ({ id: imageId(f), origin: `${f} encoded by ${firstLabel}@fp32`, shape: [1, ...mean.shape.slice(1)] })),
+      perVae: new Map([...loaded.keys()].map((label) => [label, items])),
+      warnings: [],
+      inputImages: splitBatch(batch),
+      shardInputs,
+    };
+  } finally {
+    await enc.release();
+  }
+}
 
-  // decode every cell (the reference too, even when its precision is not a column)
+/**
+ * Keeps only the shard's latents. Every latent was read (cheap), so the fingerprint covers the whole
+ * run; only the shard's are decoded.
+ */
+function keepShardLatents(input: PreparedInput, firstLabel: string, shard: ShardSpec): void {
+  const fingerprint = new InputsFingerprint();
+  input.perVae.get(firstLabel)!.forEach((it, i) => fingerprint.add(input.latents[i].id, it.data));
+  const ids = input.latents.map((l) => l.id);
+  input.shardInputs = { allUnits: ids, inputsSha256: fingerprint.digest() };
+  const mine = new Set(unitsOfShard(ids, shard));
+  const keep = input.latents.map((l) => mine.has(l.id));
+  for (const [label, items] of input.perVae) input.perVae.set(label, items.filter((_, i) => keep[i]));
+  input.latents = input.latents.filter((_, i) => keep[i]);
+}
+
+/** The record vaecheck merge joins shards by: the shard, every unit, and what identifies the run. */
+async function shardOf(opts: CompareOptions, loaded: Map<string, OpenedVae>, spec: ShardSpec, inputs: NonNullable<PreparedInput['shardInputs']>): Promise<ShardRecord> {
+  const weights: Record<string, string> = {};
+  for (const [label, vae] of loaded) weights[label] = await sha256File(vae.weightsFile);
+  return shardRecord(spec, inputs.allUnits, inputs.inputsSha256, { weightsSha256: weights, input: opts.input.kind, device: opts.device ?? 'cpu' });
+}
+
+function readImageBytes(file: string): Uint8Array {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new BadInputError(file, `cannot read image (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+/** Decodes every cell (the reference too, even when its precision is not a column); one session per cell. */
+async function decodeCells(opts: CompareOptions, ref: { label: string; precision: Precision }, loaded: Map<string, OpenedVae>, input: PreparedInput, progress: (e: CompareProgress) => void) {
   const cellsToRun: { vae: string; precision: Precision }[] = [];
   for (const v of opts.vaes) for (const p of opts.precisions) cellsToRun.push({ vae: v.label, precision: p });
   const refKey = cellKey(ref.label, ref.precision);
   if (!cellsToRun.some((c) => cellKey(c.vae, c.precision) === refKey)) cellsToRun.unshift({ vae: ref.label, precision: ref.precision });
-  const outputs = new Map<string, ImageItem[]>();
+  const outputs = new Map<string, Tensor[]>();
   const seconds = new Map<string, { graph: number; decode: number }>();
   for (const c of cellsToRun) {
     const key = cellKey(c.vae, c.precision);
-    const items = rawPerVae.get(c.vae)!;
+    const items = input.perVae.get(c.vae)!;
     if (items.length === 0) {
       // a shard without latents: nothing to decode, no graph to build
       seconds.set(key, { graph: 0, decode: 0 });
@@ -243,13 +309,11 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
     const g0 = performance.now();
     const runner = await VaeRunner.create(loaded.get(c.vae)!, 'decoder', { precision: c.precision, device: opts.device });
     const g1 = performance.now();
-    const decoded: ImageItem[] = [];
+    const decoded: Tensor[] = [];
     try {
       for (let i = 0; i < items.length; i++) {
         progress({ cell: key, stage: 'decode', done: i, total: items.length });
-        const it = items[i];
-        const out = await runner.run({ shape: [1, it.c, it.h, it.w], data: it.data }, latents[i].origin);
-        decoded.push(splitItems(out.output)[0]);
+        decoded.push((await runner.run(items[i], input.latents[i].origin)).output);
       }
     } finally {
       await runner.release();
@@ -258,24 +322,26 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
     outputs.set(key, decoded);
     progress({ cell: key, stage: 'done', done: items.length, total: items.length });
   }
+  return { outputs, seconds };
+}
 
-  const refOut = outputs.get(refKey)!;
-  const refRgb = refOut.map((r) => tensorToRgb8(r.data, r.c, r.h, r.w));
+/** Measures every decode against the reference cell's and judges it; a cell passes when all its decodes do. */
+function judgeCells(opts: CompareOptions, refKey: string, input: PreparedInput, decoded: { outputs: Map<string, Tensor[]>; seconds: Map<string, { graph: number; decode: number }> }): CellResult[] {
+  const thresholds = compareThresholds(opts.minPsnr, opts.minSsim);
+  const refOut = decoded.outputs.get(refKey)!;
+  const refRgb = refOut.map(rgb8);
   const cells: CellResult[] = [];
   for (const v of opts.vaes) {
     for (const p of opts.precisions) {
       const key = cellKey(v.label, p);
-      const items: ItemResult[] = outputs.get(key)!.map((img, i) => {
+      const items: ItemResult[] = decoded.outputs.get(key)!.map((img, i) => {
         const m = itemMetrics(refOut[i], img, refRgb[i]);
-        const reasons: string[] = [];
-        if (m.nan + m.inf > 0) reasons.push(`${(100 * m.nonFiniteFraction).toFixed(2)}% NaN/Inf`);
-        else if (!(m.psnr >= opts.minPsnr)) reasons.push(Number.isNaN(m.psnr) ? 'reference is not finite' : `PSNR ${m.psnr.toFixed(2)} dB < ${opts.minPsnr}`);
-        if (m.nan + m.inf === 0 && !Number.isNaN(m.ssim) && m.ssim < opts.minSsim) reasons.push(`SSIM ${m.ssim.toFixed(4)} < ${opts.minSsim}`);
-        const r: ItemResult = { latent: latents[i].id, ...m, pass: reasons.length === 0, reasons };
-        if (inputImages) r.psnrVsImage = itemMetrics(inputImages[i], img).psnr;
+        const verdict = judge(m, thresholds);
+        const r: ItemResult = { latent: input.latents[i].id, ...m, pass: verdict.pass, reasons: reasons(verdict, m, 'prose') };
+        if (input.inputImages) r.psnrVsImage = itemMetrics(input.inputImages[i], img).psnr;
         return r;
       });
-      const { psnr, ssim, psnrVsImage, nonFiniteFraction, pass, reasons } = cellStatistics(items);
+      const { psnr, ssim, psnrVsImage, nonFiniteFraction, pass, reasons: cellReasons } = cellStatistics(items);
       cells.push({
         vae: v.label,
         precision: p,
@@ -284,42 +350,13 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
         items,
         psnr,
         ssim,
-        ...(inputImages ? { psnrVsImage: psnrVsImage ?? meanStd([]) } : {}),
+        ...(input.inputImages ? { psnrVsImage: psnrVsImage ?? meanStd([]) } : {}),
         nonFiniteFraction,
         pass,
-        reasons,
-        seconds: seconds.get(key)!,
+        reasons: cellReasons,
+        seconds: decoded.seconds.get(key)!,
       });
     }
   }
-  let shard: ShardRecord | undefined;
-  if (opts.shard) {
-    const weights: Record<string, string> = {};
-    for (const [label, vae] of loaded) weights[label] = await sha256File(vae.weightsFile);
-    shard = shardRecord(opts.shard, shardInputs!.allUnits, shardInputs!.inputsSha256, { weightsSha256: weights, input: opts.input.kind, device: opts.device ?? 'cpu' });
-  }
-  return {
-    ...(shard ? { shard } : {}),
-    vaes: opts.vaes.map((v) => {
-      const l = loaded.get(v.label)!;
-      return { label: v.label, source: l.source, weightsFile: l.weightsFile, naming: l.naming, storageDtype: l.storageDtype };
-    }),
-    precisions: opts.precisions,
-    reference: { vae: ref.label, precision: ref.precision, key: refKey },
-    latents,
-    cells,
-    thresholds: { minPsnr: opts.minPsnr, minSsim: opts.minSsim },
-    warnings,
-    outputs,
-    inputImages,
-    seconds: { total: (performance.now() - t0) / 1000, weights: (tWeights - t0) / 1000, encode: (tEncode - tWeights) / 1000 },
-  };
-}
-
-function readImageBytes(file: string): Uint8Array {
-  try {
-    return readFileSync(file);
-  } catch (e) {
-    throw new BadInputError(file, `cannot read image (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  return cells;
 }

@@ -11,15 +11,17 @@ import { countNonFinite } from '../metrics/nonfinite.js';
 import { sha256Bytes, sha256File } from '../io/sha256.js';
 import { jsonProblem, quotePath, readRegularFile, readRegularText, resolveInside } from '../io/safe-path.js';
 import { recoverInterrupted } from '../io/output-files.js';
-import type { FloatTensor } from '../runtime/session.js';
 import { runtimeVersion } from '../runtime/session.js';
+
 import { encodeNpy, parseNpy } from '../tensors/npy.js';
-import { type LatentSource, resolveLatents } from '../decode.js';
+import { type LatentSource, latentIds, resolveLatents } from '../decode.js';
 import type { LoadedVae } from '../weights/load.js';
 import { VaeRunner } from '../vae-runner.js';
 import { unitsOfShard } from '../shard/rendezvous.js';
 import { InputsFingerprint, type ShardRecord, shardRecord } from '../shard/shard-record.js';
 import type { ShardSpec } from '../shard/shard-spec.js';
+import { type Tensor, splitBatch } from '../tensor.js';
+import { toJson } from '../format.js';
 
 export const BASELINE_SCHEMA = 'vaecheck.baseline/1';
 
@@ -55,17 +57,15 @@ export interface BaselineManifest {
 export async function makeBaseline(vae: LoadedVae, sources: LatentSource[], precisions: Precision[], vaecheckVersion: string, shard?: ShardSpec): Promise<{ files: Map<string, Uint8Array>; manifest: BaselineManifest; warnings: string[] }> {
   const files = new Map<string, Uint8Array>();
   const latents: BaselineManifest['latents'] = [];
-  let items: { id: string; raw: FloatTensor }[] = [];
+  let items: { id: string; raw: Tensor }[] = [];
   const warnings: string[] = [];
   for (const src of sources) {
     const l = resolveLatents(vae, src);
     warnings.push(...l.warnings);
-    const base = src.file ? src.file.replace(/^.*[/\\]/, '').replace(/\.(npy|safetensors)$/i, '') : `random-${src.random!.seed}`;
-    const [n, c, h, w] = l.raw.shape;
-    for (let i = 0; i < n; i++) {
-      const id = n === 1 ? base : `${base}-${i}`;
+    const ids = latentIds(src, l.raw.shape[0]);
+    for (const [i, raw] of splitBatch(l.raw).entries()) {
+      const id = ids[i];
       if (items.some((x) => x.id === id)) throw new BadInputError(src.file ?? id, `two latents are named ${JSON.stringify(id)}`);
-      const raw = { shape: [1, c, h, w], data: l.raw.data.slice(i * c * h * w, (i + 1) * c * h * w) };
       const file = `latents/${id}.npy`;
       files.set(file, encodeNpy(raw.shape, raw.data));
       latents.push({ id, file, origin: l.origin, shape: raw.shape });
@@ -119,15 +119,15 @@ export async function makeBaseline(vae: LoadedVae, sources: LatentSource[], prec
     files: Object.fromEntries([...files].map(([p, b]) => [p, sha256Bytes(b)])),
     ...(record ? { shard: record } : {}),
   };
-  files.set('manifest.json', new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'));
+  files.set('manifest.json', new TextEncoder().encode(toJson(manifest) + '\n'));
   return { files, manifest, warnings };
 }
 
 export interface LoadedBaseline {
   dir: string;
   manifest: BaselineManifest;
-  latents: Map<string, FloatTensor>;
-  decoded: Map<string, FloatTensor>;
+  latents: Map<string, Tensor>;
+  decoded: Map<string, Tensor>;
 }
 
 /**
@@ -171,7 +171,7 @@ export function readBaseline(dir: string): LoadedBaseline {
     throw new BadInputError(mpath, 'manifest lacks cases, latents, precisions or files');
   }
   checkManifest(mpath, manifest);
-  const read = (rel: string): FloatTensor => {
+  const read = (rel: string): Tensor => {
     const want = Object.prototype.hasOwnProperty.call(manifest.files, rel) ? manifest.files[rel] : undefined;
     const path = join(dir, rel);
     if (typeof want !== 'string') throw new BadInputError(path, 'is not listed in the baseline manifest');

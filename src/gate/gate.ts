@@ -1,11 +1,13 @@
 /**
  * The drift gate: decode the baseline's latents with a candidate VAE at a precision and compare each
  * decode with the baseline's (compare's metrics: itemMetrics). One case per latent; each PASSES or
- * FAILS with its reason and a note on what to do.
+ * FAILS by judge() (metrics/verdict.ts) with its reasons and a note on what to do.
  */
 import type { Precision } from '../dtype.js';
 import { BadInputError } from '../errors.js';
-import { type ItemMetrics, itemMetrics } from '../compare/cell-metrics.js';
+import { db, percent, ssimText } from '../format.js';
+import { type ItemMetrics, itemMetrics } from '../metrics/cell-metrics.js';
+import { type Thresholds, type Verdict, judge, reasons } from '../metrics/verdict.js';
 import type { Device } from '../runtime/session.js';
 import type { LoadedVae } from '../weights/load.js';
 import { VaeRunner } from '../vae-runner.js';
@@ -75,23 +77,13 @@ export async function runGate(baseline: LoadedBaseline, candidate: LoadedVae, pr
       const out = (await runner.run(raw, `${baseline.dir}/${l.file}`)).output;
       const against = `${l.id}@${refPrecision}`;
       const ref = baseline.decoded.get(against)!;
-      const [, c, h, w] = ref.shape;
       if (out.shape.join() !== ref.shape.join()) {
         throw new BadInputError(candidate.source, `decodes ${l.id} to [${out.shape}], the baseline's decode is [${ref.shape}]: not the architecture the baseline was recorded with`);
       }
-      const metrics = itemMetrics({ data: ref.data, c, h, w }, { data: out.data, c: out.shape[1], h: out.shape[2], w: out.shape[3] });
-      const reasons: string[] = [];
-      let note: string | undefined;
-      if (metrics.nonFiniteFraction > thresholds.maxNan) {
-        reasons.push(`${metrics.nan} NaN and ${metrics.inf} Inf values (${(100 * metrics.nonFiniteFraction).toFixed(2)}% > ${100 * thresholds.maxNan}%)`);
-        note = badWeights ? `the candidate's ${badWeights.replace(/^the /, '')}` : `the candidate overflows at ${precision}: find the layer with vaecheck nan-scan --vae ${candidate.source} --precision ${precision}; decode it in ${precision === 'fp16' ? 'bf16 or fp32' : 'fp32'} or make it fp16-safe`;
-      } else {
-        if (!(metrics.psnr >= thresholds.minPsnr)) reasons.push(`psnr=${fmt(metrics.psnr)} < ${thresholds.minPsnr}`);
-        if (metrics.ssim < thresholds.minSsim) reasons.push(`ssim=${metrics.ssim.toFixed(4)} < ${thresholds.minSsim}`);
-        if (100 * metrics.mismatchedFraction > thresholds.maxMismatch) reasons.push(`mismatch=${(100 * metrics.mismatchedFraction).toFixed(2)}% > ${thresholds.maxMismatch}%`);
-        if (reasons.length) note = `the candidate's decode drifted from the baseline: look at the images with vaecheck compare; if the change is intended, record a new baseline with vaecheck baseline --force`;
-      }
-      cases.push({ name: `${l.id}@${precision}`, latent: l.id, against, ...metrics, pass: reasons.length === 0, reasons, note });
+      const metrics = itemMetrics(ref, out);
+      const verdict = judge(metrics, verdictThresholds(thresholds));
+      const note = verdict.pass ? undefined : noteFor(verdict, candidate.source, precision, badWeights);
+      cases.push({ name: `${l.id}@${precision}`, latent: l.id, against, ...metrics, pass: verdict.pass, reasons: reasons(verdict, metrics, 'keyValue'), note });
     }
   } finally {
     await runner.release();
@@ -107,12 +99,22 @@ export function weightsNote(r: GateResult): string | undefined {
   return `the candidate's weights (sha256 ${r.weights.candidate.slice(0, 12)}…) differ from the baseline's VAE (sha256 ${r.weights.baseline.slice(0, 12)}…)`;
 }
 
-export function fmt(x: number): string {
-  return x === Infinity ? 'inf' : Number.isNaN(x) ? 'nan' : x.toFixed(2);
+/** The gate's thresholds in judge()'s terms. */
+export function verdictThresholds(t: GateThresholds): Thresholds {
+  return { maxNonFinite: t.maxNan, minPsnr: t.minPsnr, minSsim: t.minSsim, maxMismatch: t.maxMismatch };
+}
+
+/** What to do about a failed case: the candidate's non-finite weights, the overflow to find, or the drift to look at. */
+function noteFor(v: Verdict, source: string, precision: Precision, badWeights?: string): string {
+  if (v.failures.some((f) => f.check === 'nonFinite')) {
+    if (badWeights) return `the candidate's ${badWeights.replace(/^the /, '')}`;
+    return `the candidate overflows at ${precision}: find the layer with vaecheck nan-scan --vae ${source} --precision ${precision}; decode it in ${precision === 'fp16' ? 'bf16 or fp32' : 'fp32'} or make it fp16-safe`;
+  }
+  return `the candidate's decode drifted from the baseline: look at the images with vaecheck compare; if the change is intended, record a new baseline with vaecheck baseline --force`;
 }
 
 /** The greppable line of a case: `PASSED | <case> | psnr=… ssim=… nan=0` or `FAILED | <case> | <reason>`. */
 export function caseLine(c: GateCase): string {
-  if (c.pass) return `PASSED | ${logText(c.name)} | psnr=${fmt(c.psnr)} ssim=${Number.isNaN(c.ssim) ? 'nan' : c.ssim.toFixed(4)} nan=${c.nan + c.inf} mismatch=${(100 * c.mismatchedFraction).toFixed(2)}%`;
+  if (c.pass) return `PASSED | ${logText(c.name)} | psnr=${db(c.psnr)} ssim=${ssimText(c.ssim)} nan=${c.nan + c.inf} mismatch=${percent(c.mismatchedFraction)}%`;
   return `FAILED | ${logText(c.name)} | ${logText(c.reasons.join('; '))}`;
 }

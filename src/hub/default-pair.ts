@@ -4,7 +4,7 @@
  * downloaded into it; offline and absent, one message names what is missing, the command that
  * fetches it, and --demo as the way to run without them.
  */
-import { BadInputError } from '../errors.js';
+import { HubError, option } from '../errors.js';
 import { hubCacheDir } from './env.js';
 import { HubNotCachedError, HubUnreachableError, downloadCommand } from './hub-errors.js';
 import { type ResolveHubOptions, resolveHubVae } from './resolve.js';
@@ -23,7 +23,7 @@ export interface DefaultVae {
   path: string;
 }
 
-const DEMO_HINT = 'or use --demo for the bundled miniature pair (no download), or name VAEs with --vae';
+const DEMO_HINT = `or use ${option('demo')} for the bundled miniature pair (no download), or name VAEs with ${option('vaes')}`;
 
 /** Both default VAEs as local paths (from the cache, downloading what is missing). */
 export async function resolveDefaultVaes(opts: ResolveHubOptions = {}): Promise<DefaultVae[]> {
@@ -35,14 +35,14 @@ export async function resolveDefaultVaes(opts: ResolveHubOptions = {}): Promise<
       out.push({ label: d.label, spec: d.spec, path: r.path });
     } catch (e) {
       if (e instanceof HubNotCachedError) missing.push(e);
-      else if (e instanceof HubUnreachableError) throw new BadInputError(e.file, `${e.problem}; ${DEMO_HINT}`);
+      else if (e instanceof HubUnreachableError) throw new HubUnreachableError(e.repo, `${e.problem}; ${DEMO_HINT}`);
       else throw e;
     }
   }
   if (missing.length > 0) {
     const names = missing.map((m) => m.spec.repo);
     const cmds = missing.map((m) => downloadCommand(m.spec, opts.variant)).join(' && ');
-    throw new BadInputError(
+    throw new HubError(
       names.join(', '),
       `the default VAE${names.length > 1 ? 's are' : ' is'} not in the Hugging Face cache (${hubCacheDir(opts.env)}) and HF_HUB_OFFLINE is set: ` +
         `fetch ${names.length > 1 ? 'them' : 'it'} with \`${cmds}\` (\`huggingface-cli download …\` with huggingface_hub older than 1.0), ` +

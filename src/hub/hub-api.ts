@@ -15,7 +15,7 @@ import { modelInfo } from '@huggingface/hub';
 import { VaecheckError } from '../errors.js';
 import { normalizeEtag } from './blob-hash.js';
 import type { HubEnv } from './env.js';
-import { type HttpFailure, hubHttpError, hubNetworkError } from './hub-errors.js';
+import { type HttpFailure, hubHttpError, hubNetworkError, hubProtocolError } from './hub-errors.js';
 import type { HubSpec } from './spec.js';
 
 export const USER_AGENT = 'vaecheck (huggingface_hub-compatible cache)';
@@ -48,7 +48,7 @@ async function failureOf(res: Response): Promise<HttpFailure> {
   return { status: res.status, errorCode: res.headers.get('x-error-code'), message };
 }
 
-/** fetch, with network failures turned into one clear BadInputError. */
+/** fetch, with network failures turned into one clear HubUnreachableError (exit 5). */
 export async function hubFetch(ctx: HubContext, url: string, init: RequestInit): Promise<Response> {
   try {
     return await (ctx.fetch ?? fetch)(url, init);
@@ -87,7 +87,7 @@ export async function repoRevision(ctx: HubContext): Promise<RepoRevision> {
     throw hubNetworkError(spec, env.endpoint, e);
   }
   if (typeof info.sha !== 'string' || !/^[0-9a-f]{40}$/.test(info.sha)) {
-    throw hubHttpError(spec, { status: 502, message: 'the repo metadata holds no commit hash' }, { endpoint: env.endpoint });
+    throw hubProtocolError(spec, env.endpoint, 'the repo metadata holds no commit hash');
   }
   return { commit: info.sha, files: info.filePaths ?? [] };
 }
@@ -123,9 +123,9 @@ export async function fileMetadata(ctx: HubContext, commit: string, file: string
     const etag = normalizeEtag(res.headers.get('x-linked-etag') ?? res.headers.get('etag'));
     const size = Number(res.headers.get('x-linked-size') ?? res.headers.get('content-length'));
     if (!etag || !Number.isSafeInteger(size) || size < 0) {
-      throw hubHttpError(spec, { status: res.status, message: `no ETag or size for ${file} (is HF_ENDPOINT a Hugging Face Hub?)` }, { endpoint: env.endpoint, file });
+      throw hubProtocolError(spec, env.endpoint, 'no ETag or size', file);
     }
     return { etag, size, location: loc ? new URL(loc, url).href : url, commit: res.headers.get('x-repo-commit') ?? undefined };
   }
-  throw hubHttpError(spec, { status: 310, message: 'too many redirects' }, { endpoint: env.endpoint, file });
+  throw hubProtocolError(spec, env.endpoint, 'more than 10 redirects', file);
 }

@@ -1,8 +1,15 @@
 /**
- * The Hub's failures as vaecheck's one-line BadInputErrors (exit 3): each names the repo (or the
- * cached file) and says what to do.
+ * The Hub's failures as vaecheck's one-line errors; each names the repo (or the cached file) and
+ * says what to do. Two kinds, by whether trying again can help:
+ *
+ *  - what the Hub says about what was named (no such repo, revision or file; access refused; a
+ *    gated repo) and a corrupted file in the local cache: the input cannot be used, BadInputError
+ *    (exit 3), as for a local path that does not exist;
+ *  - the Hub could not be reached or did not deliver (no network, offline mode without a cached
+ *    copy, a server error or an answer that is not the Hub's API, a download cut off or corrupted
+ *    on the way): HubError (exit 5).
  */
-import { BadInputError } from '../errors.js';
+import { BadInputError, HubError } from '../errors.js';
 import { type HubSpec, specDisplay } from './spec.js';
 
 /** The `hf download` command that puts a VAE into the cache (huggingface_hub's CLI). */
@@ -15,7 +22,7 @@ export function downloadCommand(spec: HubSpec, variant?: string): string {
 }
 
 /** Offline (HF_HUB_OFFLINE) and the VAE is not in the cache. */
-export class HubNotCachedError extends BadInputError {
+export class HubNotCachedError extends HubError {
   constructor(
     readonly spec: HubSpec,
     readonly cacheDir: string,
@@ -44,8 +51,11 @@ export interface HttpFailure {
   message?: string;
 }
 
-/** The error for a failed Hub request about `spec` (file: the repo file concerned, if any). */
-export function hubHttpError(spec: HubSpec, f: HttpFailure, ctx: { endpoint: string; token?: { from: string }; file?: string }): BadInputError {
+/**
+ * The error for a failed Hub request about `spec` (file: the repo file concerned, if any): access
+ * and not-found answers are bad input (exit 3), any other status a HubError (exit 5).
+ */
+export function hubHttpError(spec: HubSpec, f: HttpFailure, ctx: { endpoint: string; token?: { from: string }; file?: string }): BadInputError | HubError {
   const where = specDisplay(spec);
   const page = `${ctx.endpoint}/${spec.repo}`;
   const tokenHelp = `set HF_TOKEN to an access token (from ${ctx.endpoint}/settings/tokens) of an account that has access`;
@@ -71,13 +81,21 @@ export function hubHttpError(spec: HubSpec, f: HttpFailure, ctx: { endpoint: str
     if (code === 'EntryNotFound' && ctx.file) return new BadInputError(where, `${ctx.file} is missing from ${spec.repo} at ${spec.revision}`);
     return new BadInputError(where, `${notLocal}no such repo on ${ctx.endpoint}${spec.explicit ? '' : ' (check the name)'}`);
   }
-  return new BadInputError(where, `the Hub answered HTTP ${f.status}${f.message ? ` (${f.message})` : ''}${ctx.file ? ` for ${ctx.file}` : ''}; try again later`);
+  return new HubError(where, `the Hub answered HTTP ${f.status}${f.message ? ` (${f.message})` : ''}${ctx.file ? ` for ${ctx.file}` : ''}; try again later`);
+}
+
+/**
+ * An answer that is not what the Hub's API returns (no commit hash, no ETag or size, endless
+ * redirects): HF_ENDPOINT is probably not a Hugging Face Hub, or a proxy is in the way.
+ */
+export function hubProtocolError(spec: HubSpec, endpoint: string, what: string, file?: string): HubError {
+  return new HubError(specDisplay(spec), `${endpoint} did not answer as a Hugging Face Hub${file ? ` for ${file}` : ''}: ${what} (is HF_ENDPOINT a Hugging Face Hub?); try again later`);
 }
 
 /** A request that got no answer (no network, DNS, refused, reset). */
-export class HubUnreachableError extends BadInputError {}
+export class HubUnreachableError extends HubError {}
 
-export function hubNetworkError(spec: HubSpec, endpoint: string, err: unknown): BadInputError {
+export function hubNetworkError(spec: HubSpec, endpoint: string, err: unknown): HubUnreachableError {
   const e = err as { message?: string; cause?: { code?: string; message?: string } };
   const why = e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(err);
   return new HubUnreachableError(

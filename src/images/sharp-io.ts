@@ -12,12 +12,8 @@
 import { stat } from 'node:fs/promises';
 import sharp from 'sharp';
 import { BadInputError, expected } from '../errors.js';
+import type { Tensor } from '../tensor.js';
 
-/** An RGB image as an NCHW float32 tensor in [-1, 1]. */
-export interface ImageTensor {
-  readonly shape: readonly [1, 3, number, number];
-  readonly data: Float32Array;
-}
 
 export interface ReadImageOptions {
   /**
@@ -39,14 +35,14 @@ function reason(err: unknown): string {
 }
 
 /**
- * Reads an image file as an RGB NCHW float32 tensor in [-1, 1].
+ * Reads an image file as an RGB NCHW float32 tensor [1, 3, H, W] in [-1, 1].
  *
  * @example const { shape, data } = await readImage('cat.png', { size: { height: 512, width: 512 } });
  * @throws {BadInputError} the file is missing, not a file, corrupt, truncated or not an image
  *   (message `<path>: <problem>`).
  * @throws {RangeError} `size` has a non-positive or non-integer side.
  */
-export async function readImage(path: string, options: ReadImageOptions = {}): Promise<ImageTensor> {
+export async function readImage(path: string, options: ReadImageOptions = {}): Promise<Tensor> {
   const { size } = options;
   if (size !== undefined) {
     checkDim(size.height, 'size.height');

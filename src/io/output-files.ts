@@ -25,7 +25,7 @@
 import { type Stats, closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, rmdirSync, statSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
-import { BadInputError, UsageError, VaecheckError } from '../errors.js';
+import { BadInputError, UsageError, VaecheckError, option } from '../errors.js';
 import { fileKind, isInside } from './safe-path.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -415,7 +415,7 @@ export class OutputSet {
    */
   check(path: string, mkdir = false): void {
     if (this.folderDir) {
-      if (!this.force && lstatOrUndefined(path) && !lstatOrUndefined(path)!.isDirectory()) throw new UsageError(`${path} already exists; pass --force to overwrite it`);
+      if (!this.force && lstatOrUndefined(path) && !lstatOrUndefined(path)!.isDirectory()) throw new UsageError(`${path} already exists; pass ${option('force')} to overwrite it`);
       this.claimFolder();
       return;
     }
@@ -428,7 +428,7 @@ export class OutputSet {
       if (st) {
         if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) throw new BadInputError(path, 'is a directory, expected a file path');
         refuseSpecial(path);
-        if (!this.force) throw new UsageError(`${path} already exists; pass --force to overwrite it`);
+        if (!this.force) throw new UsageError(`${path} already exists; pass ${option('force')} to overwrite it`);
       }
       checkInputs(path, this.inputs, false);
       const dir = dirname(path);
@@ -469,13 +469,13 @@ export class OutputSet {
       if (lstatOrUndefined(real)) {
         const entries = listFiles(real);
         if (entries.length > 0 && !this.force) {
-          throw new UsageError(`${dir} is not empty (it holds ${entries[0]}); pass --force to replace an earlier ${what}, or choose a new or empty folder`);
+          throw new UsageError(`${dir} is not empty (it holds ${entries[0]}); pass ${option('force')} to replace an earlier ${what}, or choose a new or empty folder`);
         }
         if (entries.length > 0) {
           const owned = new Set(this.folderOpts.owned?.(real) ?? []);
           const foreign = entries.find((rel) => !owned.has(rel) && !isLeftover(real, rel));
           if (foreign !== undefined) {
-            throw new UsageError(`${dir} holds ${foreign}, which is not part of an earlier ${what}; vaecheck replaces the whole folder, so move it out or choose another --out`);
+            throw new UsageError(`${dir} holds ${foreign}, which is not part of an earlier ${what}; vaecheck replaces the whole folder, so move it out or choose another ${option('out')}`);
           }
         }
       }

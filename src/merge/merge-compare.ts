@@ -6,7 +6,7 @@
  * compare's own writers. Timings are summed over the shards (machine time, not wall time).
  */
 import { join } from 'node:path';
-import { addReportFiles } from '../compare/compare-files.js';
+import { addReportFiles } from '../report/compare-files.js';
 import { cellStatistics } from '../compare/cell-summary.js';
 import { type CellResult, type CompareResult, type ItemResult, type LatentInfo, cellKey } from '../compare/run-compare.js';
 import type { Precision } from '../dtype.js';

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { BadInputError } from '../errors.js';
 import type { GateCase, GateResult } from '../gate/gate.js';
-import { nonFiniteAsString } from '../report/compare-report.js';
+import { toJson } from '../format.js';
 import { gateJunit } from '../report/junit.js';
 import { type ShardOutput, checkShardSet, readShardRecord } from '../shard/shard-record.js';
 import { jsonNumber, readJsonFile } from './shard-folder.js';
@@ -65,7 +65,7 @@ export function mergeGate(dirs: readonly string[]): MergedGate {
     pass: cases.every((c) => c.pass),
   };
   const files = new Map<string, Uint8Array>();
-  files.set('gate.json', new TextEncoder().encode(`${JSON.stringify({ schema: GATE_SCHEMA, ...result, seconds }, nonFiniteAsString, 2)}\n`));
+  files.set('gate.json', new TextEncoder().encode(`${toJson({ schema: GATE_SCHEMA, ...result, seconds })}\n`));
   files.set('junit.xml', new TextEncoder().encode(gateJunit(result, seconds)));
   return { files, result, seconds, shards: shards.length };
 }

@@ -1,5 +1,6 @@
 /** A self-contained HTML report: the matrix with decoded thumbnails and every table, images embedded as data URIs. */
 import type { CompareResult } from '../compare/run-compare.js';
+import { NOT_AVAILABLE, percent, ssimText } from '../format.js';
 import { type CompareFilesIndex, cellSummary, fmtDb, precisionTitle } from './compare-report.js';
 
 // check and warning signs that common fonts have (colour emoji fonts are often missing, e.g. headless)
@@ -27,7 +28,7 @@ export function toHtml(r: CompareResult, files: CompareFilesIndex, images: Reado
     const rows = r.cells.map((c) => {
       const it = c.items[i];
       const thumbs = [files.decoded[c.key]?.[l.id], files.pixelmatch[c.key]?.[l.id], files.heatmap[c.key]?.[l.id]].map((p) => (p ? `<img class="thumb" src="${uri(p)}" alt="${esc(p)}">` : '')).join('');
-      return `<tr class="${it.pass ? 'pass' : 'fail'}"><td>${esc(c.key)}${c.isReference ? ' (ref)' : ''}</td><td>${mark(it.pass)} ${esc(it.reasons.join('; '))}</td><td>${it.nan + it.inf} (${(100 * it.nonFiniteFraction).toFixed(2)}%)</td><td>${fmtDb(it.psnr)}</td><td>${Number.isNaN(it.ssim) ? 'n/a' : it.ssim.toFixed(4)}</td><td>${it.mismatchedPixels}</td>${it.psnrVsImage !== undefined ? `<td>${fmtDb(it.psnrVsImage)}</td>` : ''}<td>${thumbs}</td></tr>`;
+      return `<tr class="${it.pass ? 'pass' : 'fail'}"><td>${esc(c.key)}${c.isReference ? ' (ref)' : ''}</td><td>${mark(it.pass)} ${esc(it.reasons.join('; '))}</td><td>${it.nan + it.inf} (${percent(it.nonFiniteFraction)}%)</td><td>${fmtDb(it.psnr)}</td><td>${ssimText(it.ssim, NOT_AVAILABLE)}</td><td>${it.mismatchedPixels}</td>${it.psnrVsImage !== undefined ? `<td>${fmtDb(it.psnrVsImage)}</td>` : ''}<td>${thumbs}</td></tr>`;
     });
     const imgCol = r.cells.some((c) => c.items[i].psnrVsImage !== undefined) ? '<th>PSNR vs image</th>' : '';
     return `<h2>${esc(l.id)}</h2><p>${esc(l.origin)}, latent [${l.shape.join(', ')}]</p><table class="cells"><tr><th>cell</th><th>verdict</th><th>NaN/Inf</th><th>PSNR (dB)</th><th>SSIM</th><th>mismatched px</th>${imgCol}<th>decoded · pixelmatch · |diff|</th></tr>${rows.join('')}</table>`;

@@ -1,22 +1,15 @@
 /**
  * compare's report as JSON (schema `vaecheck.compare/1`, documented in README), Markdown and rows
- * for any renderer. No colour here: the terminal adds it.
- *
- * JSON has no Infinity or NaN: such numbers are written as the strings "inf", "-inf" and "nan"
- * (PSNR of identical images is "inf").
+ * for any renderer. No colour here: the terminal adds it. Numbers are written by format.ts (in
+ * JSON, non-finite numbers become "inf", "-inf" and "nan").
  */
 import type { CellResult, CompareResult } from '../compare/run-compare.js';
+import { NOT_AVAILABLE, db, exponential, percent, ssimText } from '../format.js';
 
 export const COMPARE_SCHEMA = 'vaecheck.compare/1';
 
 const PRECISION_TITLE: Record<string, string> = { fp32: 'float32', bf16: 'bfloat16', fp16: 'float16' };
 export const precisionTitle = (p: string) => PRECISION_TITLE[p] ?? p;
-
-/** Replacer for JSON.stringify writing non-finite numbers as strings. */
-export function nonFiniteAsString(_key: string, value: unknown): unknown {
-  if (typeof value === 'number' && !Number.isFinite(value)) return Number.isNaN(value) ? 'nan' : value > 0 ? 'inf' : '-inf';
-  return value;
-}
 
 export interface CompareFilesIndex {
   /** cell key -> latent id -> relative paths */
@@ -60,16 +53,13 @@ export function reportObject(r: CompareResult, files: CompareFilesIndex, meta: {
   };
 }
 
-export function fmtDb(x: number): string {
-  if (x === Infinity) return 'inf';
-  if (Number.isNaN(x)) return 'n/a';
-  return x.toFixed(2);
-}
+/** A dB value in tables: two decimals, `inf` for identical images, `n/a` when not measurable. */
+export const fmtDb = (x: number): string => db(x, NOT_AVAILABLE);
 
 /** The short text of a cell: "✅ 48.21 dB" / "⚠️ NaN 100.00%" / "✅ reference". */
 export function cellSummary(c: CellResult): string {
   const mark = c.pass ? '✅' : '⚠️';
-  if (c.nonFiniteFraction > 0) return `${mark} NaN/Inf ${(100 * c.nonFiniteFraction).toFixed(2)}%`;
+  if (c.nonFiniteFraction > 0) return `${mark} NaN/Inf ${percent(c.nonFiniteFraction)}%`;
   if (c.isReference) return `${mark} reference`;
   const n = c.psnr.n;
   const ps = n > 1 && Number.isFinite(c.psnr.mean) ? `${fmtDb(c.psnr.mean)} ± ${fmtDb(c.psnr.std)} dB` : `${fmtDb(c.psnr.mean)} dB`;
@@ -94,20 +84,16 @@ export function toMarkdown(r: CompareResult, files: CompareFilesIndex): string {
     out.push(`|---|---|---|---|---|---|---|---|${hasImage ? '---|' : ''}`);
     for (const c of r.cells) {
       const it = c.items[i];
-      const nf = it.nan + it.inf > 0 ? `${it.nan + it.inf} (${(100 * it.nonFiniteFraction).toFixed(2)}%)` : '0';
-      out.push(`| ${c.key}${c.isReference ? ' (ref)' : ''} | ${it.pass ? '✅' : `⚠️ ${it.reasons.join('; ')}`} | ${nf} | ${fmtDb(it.psnr)} | ${Number.isNaN(it.ssim) ? 'n/a' : it.ssim.toFixed(4)} | ${fmt(it.maxAbsError)} | ${fmt(it.meanAbsError)} | ${it.mismatchedPixels} (${(100 * it.mismatchedFraction).toFixed(2)}%) |${hasImage ? ` ${fmtDb(it.psnrVsImage!)} |` : ''}`);
+      const nf = it.nan + it.inf > 0 ? `${it.nan + it.inf} (${percent(it.nonFiniteFraction)}%)` : '0';
+      out.push(`| ${c.key}${c.isReference ? ' (ref)' : ''} | ${it.pass ? '✅' : `⚠️ ${it.reasons.join('; ')}`} | ${nf} | ${fmtDb(it.psnr)} | ${ssimText(it.ssim, NOT_AVAILABLE)} | ${exponential(it.maxAbsError, 2, NOT_AVAILABLE)} | ${exponential(it.meanAbsError, 2, NOT_AVAILABLE)} | ${it.mismatchedPixels} (${percent(it.mismatchedFraction)}%) |${hasImage ? ` ${fmtDb(it.psnrVsImage!)} |` : ''}`);
     }
     out.push('');
   }
   if (r.latents.length > 1) {
     out.push('## Mean ± std over latents', '', '| cell | PSNR (dB) | SSIM |', '|---|---|---|');
-    for (const c of r.cells) out.push(`| ${c.key} | ${Number.isFinite(c.psnr.mean) ? `${fmtDb(c.psnr.mean)} ± ${fmtDb(c.psnr.std)}` : fmtDb(c.psnr.mean)} | ${c.ssim.mean.toFixed(4)} ± ${c.ssim.std.toFixed(4)} |`);
+    for (const c of r.cells) out.push(`| ${c.key} | ${Number.isFinite(c.psnr.mean) ? `${fmtDb(c.psnr.mean)} ± ${fmtDb(c.psnr.std)}` : fmtDb(c.psnr.mean)} | ${ssimText(c.ssim.mean, NOT_AVAILABLE)} ± ${ssimText(c.ssim.std, NOT_AVAILABLE)} |`);
     out.push('');
   }
   if (Object.keys(files.decoded).length) out.push('Decoded images, pixelmatch diffs and |difference| heatmaps are in `decoded/` and `diff/`; `matrix.png` shows the matrix.', '');
   return out.join('\n');
-}
-
-function fmt(x: number): string {
-  return Number.isNaN(x) ? 'n/a' : x.toExponential(2);
 }

@@ -1,6 +1,6 @@
 /** GitHub Actions output: a Markdown job summary (for $GITHUB_STEP_SUMMARY) and ::error annotations. */
 import type { GateResult } from '../gate/gate.js';
-import { fmt } from '../gate/gate.js';
+import { NOT_AVAILABLE, db, percent, ssimText } from '../format.js';
 import { logText } from '../ci-text.js';
 
 /** A name from the user's files in a Markdown table cell: one line, no column break. */
@@ -16,7 +16,7 @@ export function gateSummaryMarkdown(r: GateResult): string {
     '',
     '| case | verdict | PSNR (dB) | SSIM | NaN/Inf | mismatched px |',
     '|---|---|---|---|---|---|',
-    ...r.cases.map((c) => `| ${cell(c.name)} | ${c.pass ? '✅' : `⚠️ ${cell(c.reasons.join('; '))}`} | ${fmt(c.psnr)} | ${Number.isNaN(c.ssim) ? 'n/a' : c.ssim.toFixed(4)} | ${c.nan + c.inf} | ${(100 * c.mismatchedFraction).toFixed(2)}% |`),
+    ...r.cases.map((c) => `| ${cell(c.name)} | ${c.pass ? '✅' : `⚠️ ${cell(c.reasons.join('; '))}`} | ${db(c.psnr)} | ${ssimText(c.ssim, NOT_AVAILABLE)} | ${c.nan + c.inf} | ${percent(c.mismatchedFraction)}% |`),
     '',
   ];
   return lines.join('\n');

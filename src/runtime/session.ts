@@ -6,10 +6,11 @@
 import { openSync, closeSync, writeSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { UnavailableError } from '../errors.js';
+import { UnavailableError, option } from '../errors.js';
 import { makeTempFolder } from '../io/temp-folders.js';
 import type { OnnxGraph } from '../graph/ir.js';
 import { encodeModel } from '../graph/onnx-proto.js';
+import type { Tensor } from '../tensor.js';
 
 export type Device = 'cpu' | 'cuda';
 export const DEVICES: readonly Device[] = ['cpu', 'cuda'];
@@ -26,16 +27,6 @@ export interface SessionOptions {
   memoryArena?: boolean;
 }
 
-export interface FloatTensor {
-  shape: number[];
-  data: Float32Array;
-}
-
-export interface OutputTensor {
-  shape: number[];
-  data: Float32Array | Float64Array;
-}
-
 /** onnxruntime-node's version, for manifests and reports. */
 export function runtimeVersion(): string {
   return ort.env.versions?.common ?? 'unknown';
@@ -50,9 +41,9 @@ export function deviceAvailable(device: Device): boolean {
 function assertDevice(device: Device): void {
   if (deviceAvailable(device)) return;
   throw new UnavailableError(
-    `--device ${device}: onnxruntime-node has no ${device.toUpperCase()} execution provider installed here ` +
+    `${option('device', device)}: onnxruntime-node has no ${device.toUpperCase()} execution provider installed here ` +
       `(reinstall with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci on a machine with CUDA 12); ` +
-      `use --device cpu, where fp16 and bf16 are emulated exactly`,
+      `use ${option('device', 'cpu')}, where fp16 and bf16 are emulated exactly`,
   );
 }
 
@@ -85,12 +76,12 @@ export class Session {
     }
   }
 
-  /** Runs the graph on float32 inputs; returns every output as float32. */
-  async run(feeds: Record<string, FloatTensor>): Promise<Record<string, OutputTensor>> {
+  /** Runs the graph on float32 inputs; returns every output (float32, or float64 for the instrumentation's stats). */
+  async run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor<Float32Array | Float64Array>>> {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor('float32', t.data, t.shape);
     const results = await this.session.run(ortFeeds);
-    const out: Record<string, OutputTensor> = {};
+    const out: Record<string, Tensor<Float32Array | Float64Array>> = {};
     for (const [name, t] of Object.entries(results)) {
       out[name] = { shape: t.dims.map(Number), data: t.data as Float32Array | Float64Array };
       t.dispose?.();

@@ -1,27 +1,22 @@
 /**
- * The work units of a latents batch: one per batch item, named as compare and baseline name them
- * (`<file name>` for a batch of one, `<file name>-<i>` otherwise; `random-<seed>` for --random), and
- * the batch of just one shard's items.
+ * The batch of just one shard's items of a latents batch, whose items are the work units, named by
+ * latentIds() (decode.ts) as compare and baseline name them.
  */
-import type { FloatTensor } from '../runtime/session.js';
+import type { Tensor } from '../tensor.js';
 import { unitsOfShard } from './rendezvous.js';
 import { InputsFingerprint } from './shard-record.js';
 import type { ShardSpec } from './shard-spec.js';
 
-export function latentUnitIds(base: string, batch: number): string[] {
-  return Array.from({ length: batch }, (_, i) => (batch === 1 ? base : `${base}-${i}`));
-}
-
 export interface ShardOfBatch {
   /** the shard's items as one batch ([0, C, H, W] when it has none) */
-  raw: FloatTensor;
+  raw: Tensor;
   units: string[];
   allUnits: string[];
   inputsSha256: string;
 }
 
 /** This shard's items of a [N, C, H, W] batch whose items are named `ids`. */
-export function shardOfBatch(raw: FloatTensor, ids: readonly string[], shard: ShardSpec): ShardOfBatch {
+export function shardOfBatch(raw: Tensor, ids: readonly string[], shard: ShardSpec): ShardOfBatch {
   const [n, c, h, w] = raw.shape;
   const size = c * h * w;
   const fingerprint = new InputsFingerprint();

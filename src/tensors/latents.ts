@@ -5,18 +5,18 @@
  * shift_factor, as diffusers pipelines do; the shift is 0 for SD 1.x/2.x and SDXL).
  */
 import { extname } from 'node:path';
-import { BadInputError, UsageError } from '../errors.js';
+import { BadInputError, UsageError, option } from '../errors.js';
 import { SafetensorsFile } from '../weights/safetensors.js';
 import { readNpy } from './npy.js';
 import { randomNormal } from './random.js';
-import type { FloatTensor } from '../runtime/session.js';
 import { countNonFinite } from '../metrics/nonfinite.js';
+import type { Tensor } from '../tensor.js';
 
 export type LatentSpace = 'scaled' | 'unscaled';
 
 export interface Latents {
   /** raw (unscaled) latents, NCHW, what the decoder graph takes */
-  raw: FloatTensor;
+  raw: Tensor;
   /** where they came from, for reports: a file path or `random(seed=N, 1x4x64x64)` */
   origin: string;
   space: LatentSpace;
@@ -26,10 +26,10 @@ export interface Latents {
 }
 
 /** Reads a latent tensor file (.npy, or .safetensors with one tensor or `tensor` named). */
-export function readLatentFile(file: string, tensor?: string): FloatTensor {
+export function readLatentFile(file: string, tensor?: string): Tensor {
   const ext = extname(file).toLowerCase();
   if (ext === '.npy') {
-    if (tensor) throw new UsageError('--tensor applies to .safetensors latents only');
+    if (tensor) throw new UsageError(`${option('tensor')} applies to .safetensors latents only`);
     const a = readNpy(file);
     return { shape: a.shape, data: a.data };
   }
@@ -41,7 +41,7 @@ export function readLatentFile(file: string, tensor?: string): FloatTensor {
     let name = tensor;
     if (name === undefined) {
       if (keys.length !== 1) {
-        throw new BadInputError(file, `holds ${names.length} tensors (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''}); choose one with --tensor NAME`);
+        throw new BadInputError(file, `holds ${names.length} tensors (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''}); choose one with ${option('tensor', 'NAME')}`);
       }
       name = keys[0];
     } else if (!st.entries.has(name)) {
@@ -57,7 +57,7 @@ export function readLatentFile(file: string, tensor?: string): FloatTensor {
  * @param space the space the data is in: 'scaled' (diffusion pipelines) or 'unscaled' (raw encoder output)
  * @param shiftFactor added after dividing scaled latents by scalingFactor (SD3, FLUX.1)
  */
-export function prepareLatents(origin: string, t: FloatTensor, latentChannels: number, scalingFactor: number, space: LatentSpace, shiftFactor = 0): Latents {
+export function prepareLatents(origin: string, t: Tensor, latentChannels: number, scalingFactor: number, space: LatentSpace, shiftFactor = 0): Latents {
   let shape = t.shape;
   if (shape.length === 3) shape = [1, ...shape];
   if (shape.length !== 4) {
@@ -100,7 +100,7 @@ export function nearerSpace(std: number, scalingFactor: number): LatentSpace | n
 }
 
 /** Seeded N(0, 1) latents in the scaled space (what a diffusion pipeline produces). */
-export function randomLatents(seed: number, batch: number, height: number, width: number, latentChannels: number): FloatTensor {
+export function randomLatents(seed: number, batch: number, height: number, width: number, latentChannels: number): Tensor {
   if (![batch, height, width].every((d) => Number.isInteger(d) && d > 0)) {
     throw new UsageError(`random latents need a positive batch and size, got batch ${batch}, size ${height}x${width}`);
   }
@@ -136,7 +136,7 @@ export const MAX_SIDE = 4096;
 export const MAX_RANDOM_VALUES = 1 << 28;
 
 /** Parses `HxW` (e.g. `64x64`, `12x20`), each side 1 to MAX_SIDE. */
-export function parseSize(text: string, what = '--size'): { height: number; width: number } {
+export function parseSize(text: string, what = option('size')): { height: number; width: number } {
   const m = text.match(/^(\d+)x(\d+)$/);
   if (!m || Number(m[1]) <= 0 || Number(m[2]) <= 0) throw new UsageError(`${what} must be HxW with positive integers (e.g. 64x64), got ${JSON.stringify(text)}`);
   if (Number(m[1]) > MAX_SIDE || Number(m[2]) > MAX_SIDE) throw new UsageError(`${what} ${m[1]}x${m[2]} is too large: each side at most ${MAX_SIDE}`);

@@ -7,6 +7,12 @@
 import { ONNX_FLOAT } from '../dtype.js';
 import type { LoadedVae } from './load.js';
 
+/**
+ * What the scan reads of a VAE: its weights, and the initializers of an ONNX export's graph (named
+ * by shape, not by type, so weights/ does not depend on onnx/).
+ */
+export type ScannedVae = Pick<LoadedVae, 'weights' | 'fileKeys'> & { onnx?: { graph: { initializers: readonly { name: string; dataType: number; data: unknown }[] } } };
+
 export interface NonFiniteWeight {
   /** the tensor as the file names it */
   tensor: string;
@@ -15,7 +21,7 @@ export interface NonFiniteWeight {
 }
 
 /** Every weight tensor holding NaN or Inf, in load order (empty for healthy weights). */
-export function nonFiniteWeights(vae: Pick<LoadedVae, 'weights' | 'fileKeys' | 'onnx'>): NonFiniteWeight[] {
+export function nonFiniteWeights(vae: ScannedVae): NonFiniteWeight[] {
   const out: NonFiniteWeight[] = [];
   const scan = (tensor: string, data: Float32Array) => {
     let nan = 0;
@@ -33,7 +39,7 @@ export function nonFiniteWeights(vae: Pick<LoadedVae, 'weights' | 'fileKeys' | '
 }
 
 /** One line naming the first bad tensors, or undefined for healthy weights. */
-export function nonFiniteWeightsNote(vae: Pick<LoadedVae, 'weights' | 'fileKeys' | 'onnx'>): string | undefined {
+export function nonFiniteWeightsNote(vae: ScannedVae): string | undefined {
   const bad = nonFiniteWeights(vae);
   if (bad.length === 0) return undefined;
   const shown = bad.slice(0, 2).map((b) => `${JSON.stringify(b.tensor)} (${b.nan} NaN, ${b.inf} Inf)`).join(', ');

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { float32ToBytes, type Precision } from '../../src/dtype.js';
 import { runCompare } from '../../src/compare/run-compare.js';
-import { compareFiles } from '../../src/compare/compare-files.js';
+import { compareFiles } from '../../src/report/compare-files.js';
 import { randomNormal } from '../../src/tensors/random.js';
 import type { VaeArchitecture } from '../../src/architecture/vae-architecture.js';
 import { expectedShapes } from '../../src/architecture/shapes.js';

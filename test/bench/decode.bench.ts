@@ -31,10 +31,12 @@ import { GraphBuilder, ints } from '../../src/graph/builder.js';
 import type { VaeWeights } from '../../src/graph/vae-graph.js';
 import { decoderFlops } from '../../src/architecture/flops.js';
 import { Session, runtimeVersion } from '../../src/runtime/session.js';
+
 import { VaeRunner } from '../../src/vae-runner.js';
 import { SDXL_SCALING_FACTOR, type Tensor32, type VaeArchitecture } from '../../src/architecture/vae-architecture.js';
 import { expectedShapes } from '../../src/architecture/shapes.js';
 import { randomNormal } from '../../src/tensors/random.js';
+import type { Tensor } from '../../src/tensor.js';
 
 const TARGETS = { ceilingShare: 0.7, rss128: 4e9, fp16Ratio: 1.15, instrumentRatio: 1.1 } as const;
 const RESULT_TAG = 'BENCH_RESULT ';

@@ -12,7 +12,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSy
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { resolveHubVae } from '../../src/hub/resolve.js';
-import { resolveVaeArg, loadVaeArg } from '../../src/hub/resolve-arg.js';
+import { resolveVaeArg, loadVaeArg } from '../../src/source/vae-source.js';
 import { parseHubSpec } from '../../src/hub/spec.js';
 import { loadVae } from '../../src/weights/load.js';
 import { FakeHub, commitOf, gitSha1, sha256 } from './fake-hub.js';

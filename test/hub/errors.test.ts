@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { resolveDefaultVaes } from '../../src/hub/default-pair.js';
 import { HubNotCachedError } from '../../src/hub/hub-errors.js';
 import { resolveHubVae } from '../../src/hub/resolve.js';
-import { resolveVaeArg } from '../../src/hub/resolve-arg.js';
+import { resolveVaeArg } from '../../src/source/vae-source.js';
 import { parseHubSpec } from '../../src/hub/spec.js';
 import { FakeHub, GOOD_TOKEN, UNGRANTED_TOKEN } from './fake-hub.js';
 import { fakeRepos, repoBytes, testEnv } from './repos.js';

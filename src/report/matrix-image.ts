@@ -3,9 +3,9 @@
  * each cell a decoded thumbnail with a pass mark (green check) or a warning (amber triangle) and its
  * number. Drawn as SVG with the thumbnails embedded, rendered to PNG by images/ (text needs fonts).
  */
+import type { CompareResult } from '../compare/run-compare.js';
 import { svgToPng } from '../images/sharp-io.js';
-import { cellSummary, precisionTitle } from '../report/compare-report.js';
-import type { CompareResult } from './run-compare.js';
+import { cellSummary, precisionTitle } from './compare-report.js';
 
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 

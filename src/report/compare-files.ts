@@ -3,13 +3,16 @@
  * and diff/<cell>/<latent>-heatmap.png, matrix.png, report.json, report.md and report.html, returned as
  * relative path -> bytes for one all-or-nothing write.
  */
-import { encodePng, tensorToRgb8 } from '../images/sharp-io.js';
+import type { CompareResult } from '../compare/run-compare.js';
+import { toJson } from '../format.js';
+import { encodePng } from '../images/sharp-io.js';
 import { diffHeatmap, pixelDiff } from '../images/pixel-diff.js';
-import { type CompareFilesIndex, nonFiniteAsString, reportObject, toMarkdown } from '../report/compare-report.js';
-import { toHtml } from '../report/compare-html.js';
+import { rgb8 } from '../metrics/cell-metrics.js';
 import { runtimeVersion } from '../runtime/session.js';
+import { chw } from '../tensor.js';
+import { toHtml } from './compare-html.js';
+import { type CompareFilesIndex, reportObject, toMarkdown } from './compare-report.js';
 import { matrixPng } from './matrix-image.js';
-import type { CompareResult } from './run-compare.js';
 
 const safe = (s: string) => s.replace(/[^A-Za-z0-9._@-]+/g, '_');
 
@@ -25,17 +28,18 @@ export async function compareFiles(r: CompareResult, vaecheckVersion: string): P
     for (const [i, l] of r.latents.entries()) {
       const img = out[i];
       const ref = refOut[i];
-      const rgb = tensorToRgb8(img.data, img.c, img.h, img.w);
+      const { c: ch, h, w } = chw(img);
+      const rgb = rgb8(img);
       const dir = `${safe(c.key)}`;
       const decoded = `decoded/${dir}/${safe(l.id)}.png`;
-      const png = await encodePng(rgb, img.w, img.h);
+      const png = await encodePng(rgb, w, h);
       files.set(decoded, png);
       index.decoded[c.key][l.id] = decoded;
       const pm = `diff/${dir}/${safe(l.id)}-pixelmatch.png`;
-      files.set(pm, await encodePng(pixelDiff(tensorToRgb8(ref.data, ref.c, ref.h, ref.w), rgb, img.w, img.h).diff, img.w, img.h, 4));
+      files.set(pm, await encodePng(pixelDiff(rgb8(ref), rgb, w, h).diff, w, h, 4));
       index.pixelmatch[c.key][l.id] = pm;
       const hm = `diff/${dir}/${safe(l.id)}-heatmap.png`;
-      files.set(hm, await encodePng(diffHeatmap(ref.data, img.data, img.c, img.h, img.w), img.w, img.h));
+      files.set(hm, await encodePng(diffHeatmap(ref.data, img.data, ch, h, w), w, h));
       index.heatmap[c.key][l.id] = hm;
     }
   }
@@ -58,7 +62,7 @@ export async function addReportFiles(files: Map<string, Uint8Array>, r: CompareR
   }
   files.set('matrix.png', await matrixPng(r, thumbs));
   const report = reportObject(r, index, meta);
-  files.set('report.json', new TextEncoder().encode(JSON.stringify(report, nonFiniteAsString, 2) + '\n'));
+  files.set('report.json', new TextEncoder().encode(toJson(report) + '\n'));
   files.set('report.md', new TextEncoder().encode(toMarkdown(r, index)));
   files.set('report.html', new TextEncoder().encode(toHtml(r, index, files)));
   return report;

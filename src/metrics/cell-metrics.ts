@@ -2,22 +2,15 @@
  * The numbers of one decoded image against a reference decode: NaN/Inf (counted first, on the raw
  * float output), PSNR and SSIM on the displayed image in [0, 1] (decoder output mapped by
  * (x + 1) / 2 and clamped, as pipelines do before saving), max / mean absolute error on the same,
- * and pixelmatch's mismatched pixels on the 8-bit images.
+ * and pixelmatch's mismatched pixels on the 8-bit images. Whether they pass is verdict.ts's to say.
  */
-import { maxAbsError, meanAbsError } from '../metrics/errors.js';
-import { countNonFinite } from '../metrics/nonfinite.js';
-import { psnr } from '../metrics/psnr.js';
-import { SSIM_MIN_SIDE, ssim } from '../metrics/ssim.js';
+import { maxAbsError, meanAbsError } from './errors.js';
+import { countNonFinite } from './nonfinite.js';
+import { psnr } from './psnr.js';
+import { SSIM_MIN_SIDE, ssim } from './ssim.js';
 import { pixelDiff } from '../images/pixel-diff.js';
 import { tensorToRgb8 } from '../images/sharp-io.js';
-
-export interface ImageItem {
-  /** CHW float32 decoder output (unclamped, may hold NaN) */
-  data: Float32Array;
-  c: number;
-  h: number;
-  w: number;
-}
+import { type Tensor, chw } from '../tensor.js';
 
 export interface ItemMetrics {
   nan: number;
@@ -44,22 +37,34 @@ export function toDisplayRange(data: Float32Array): Float64Array {
   return out;
 }
 
-export function itemMetrics(ref: ImageItem, test: ImageItem, refRgb?: Uint8Array): ItemMetrics {
+/** The 8-bit RGB pixels of a one-image tensor [1, C, H, W] (C = 1 or 3). */
+export function rgb8(t: Tensor): Uint8Array {
+  const { c, h, w } = chw(t);
+  return tensorToRgb8(t.data, c, h, w);
+}
+
+/**
+ * @param ref the reference decode, one image [1, C, H, W] (decoder output, in [-1, 1])
+ * @param test the decode to measure, same shape
+ * @param refRgb rgb8(ref), when the caller already has it (one reference serves many cells)
+ */
+export function itemMetrics(ref: Tensor, test: Tensor, refRgb?: Uint8Array): ItemMetrics {
+  const { c, h, w } = chw(test);
   const nf = countNonFinite(test.data);
   const a = toDisplayRange(ref.data);
   const b = toDisplayRange(test.data);
-  const canSsim = test.h >= SSIM_MIN_SIDE && test.w >= SSIM_MIN_SIDE;
-  const { mismatched } = pixelDiff(refRgb ?? tensorToRgb8(ref.data, ref.c, ref.h, ref.w), tensorToRgb8(test.data, test.c, test.h, test.w), test.w, test.h);
+  const canSsim = h >= SSIM_MIN_SIDE && w >= SSIM_MIN_SIDE;
+  const { mismatched } = pixelDiff(refRgb ?? rgb8(ref), rgb8(test), w, h);
   return {
     nan: nf.nan,
     inf: nf.inf,
     total: nf.total,
     nonFiniteFraction: nf.fraction,
     psnr: psnr(a, b),
-    ssim: canSsim ? ssim(a, b, [test.c, test.h, test.w]) : NaN,
+    ssim: canSsim ? ssim(a, b, [c, h, w]) : NaN,
     maxAbsError: maxAbsError(a, b),
     meanAbsError: meanAbsError(a, b),
     mismatchedPixels: mismatched,
-    mismatchedFraction: mismatched / (test.h * test.w),
+    mismatchedFraction: mismatched / (h * w),
   };
 }
