@@ -7,7 +7,7 @@ export { type VaeArchitecture, type Part, SDXL_SCALING_FACTOR } from './architec
 export { type LayoutNode, type PartLayout, partLayout } from './architecture/layout.js';
 export { expectedShapes, parameterLayers, type ParameterLayer } from './architecture/shapes.js';
 export { decoderFlops, encoderFlops, partFlops } from './architecture/flops.js';
-export { type Naming, detectNaming, toInternalKey, fromInternalKey } from './weights/keymap.js';
+export { type Naming, detectNaming, toInternalKey } from './weights/keymap.js';
 export { SafetensorsFile, type TensorEntry } from './weights/safetensors.js';
 export { encodeSafetensors } from './weights/safetensors-writer.js';
 export { buildDecoderGraph, buildEncoderGraph } from './graph/vae-graph.js';

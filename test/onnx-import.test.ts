@@ -118,3 +118,25 @@ test('an ONNX file that is not a VAE, and one that is not ONNX, are refused with
   assert.equal(r2.code, 3, r2.stderr);
   assert.equal(r2.stderr.trim().split('\n').length, 1);
 });
+
+test('info on an ONNX export: the table and --json both say format, part, input and traced ops', () => {
+  const vae = openVae(fx.path('tiny-fp16-safe.safetensors'));
+  const dir = join(mkdtempSync(join(tmpdir(), 'vaecheck-onnx-')), 'vae_decoder');
+  const g = buildDecoderGraph(vae);
+  const file = exportOnnx(dir, g);
+  const table = cli(['info', file]);
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, new RegExp(`^format\\s+ONNX decoder \\(opset \\d+\\), input ${g.inputs[0].name}$`, 'm'));
+  const r = cli(['info', file, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.format, 'onnx');
+  assert.equal(j.part, 'decoder');
+  assert.equal(j.input, g.inputs[0].name);
+  assert.ok(j.tracedOps > 0, `tracedOps ${j.tracedOps}`);
+  assert.equal(j.weightsFile, file);
+  // a safetensors VAE has no such fields
+  const st = JSON.parse(cli(['info', fx.path('tiny-fp16-safe.safetensors'), '--json']).stdout);
+  assert.equal(st.format, undefined);
+  assert.equal(st.part, undefined);
+});

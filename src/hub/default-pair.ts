@@ -23,7 +23,7 @@ export interface DefaultVae {
   path: string;
 }
 
-const DEMO_HINT = `or use ${option('demo')} for the bundled miniature pair (no download), or name VAEs with ${option('vaes')}`;
+const DEMO_HINT = `or use the bundled miniature pair (${option('demo')}: no download), or name the VAEs (${option('vaes')})`;
 
 /** Both default VAEs as local paths (from the cache, downloading what is missing). */
 export async function resolveDefaultVaes(opts: ResolveHubOptions = {}): Promise<DefaultVae[]> {

@@ -2,6 +2,7 @@
  * Peak signal-to-noise ratio, pooled over every value of the tensors (all channels, pixels and batch
  * items), computed in float64: `10 * log10(peak^2 / mean((ref - test)^2))`.
  * Matches skimage.metrics.peak_signal_noise_ratio(ref, test, data_range=peak) on float64 data.
+ * In text and JSON, an infinite PSNR is written `inf` (format.ts).
  */
 import { expected } from '../errors.js';
 
@@ -36,30 +37,4 @@ export function psnr(ref: ArrayLike<number>, test: ArrayLike<number>, options: P
   }
   if (sum === 0) return Infinity;
   return 10 * Math.log10((peak * peak) / (sum / n));
-}
-
-/** A PSNR as JSON can hold it: a number, or "inf" / "-inf" / "nan" (JSON has no Infinity or NaN). */
-export type PsnrJson = number | 'inf' | '-inf' | 'nan';
-
-/** PSNR for JSON output: Infinity -> "inf", -Infinity -> "-inf", NaN -> "nan", other numbers unchanged. */
-export function psnrToJson(value: number): PsnrJson {
-  if (value === Infinity) return 'inf';
-  if (value === -Infinity) return '-inf';
-  if (value !== value) return 'nan';
-  return value;
-}
-
-/** Inverse of psnrToJson, for reading baselines back. @throws {TypeError} for any other string or type. */
-export function psnrFromJson(value: unknown): number {
-  if (typeof value === 'number') return value;
-  if (value === 'inf') return Infinity;
-  if (value === '-inf') return -Infinity;
-  if (value === 'nan') return NaN;
-  throw new TypeError(expected('a number, "inf", "-inf" or "nan"', 'psnr', value));
-}
-
-/** PSNR for display: "inf", "-inf", "nan", or the value with `digits` decimals (default 2), e.g. "34.17". */
-export function formatPsnr(value: number, digits = 2): string {
-  const j = psnrToJson(value);
-  return typeof j === 'number' ? j.toFixed(digits) : j;
 }

@@ -59,36 +59,6 @@ export function toInternalKey(key: string, naming: Naming, upLevels: number): st
   return null;
 }
 
-/** Inverse of toInternalKey, for writing a VAE back in the naming it came in. */
-export function fromInternalKey(key: string, naming: Naming, upLevels: number): string {
-  if (naming === 'diffusers') return key;
-  const inv = (table: Record<string, string>) => Object.fromEntries(Object.entries(table).map(([a, b]) => [b, a]));
-  if (naming === 'diffusers-legacy-attention') {
-    const t = inv(LEGACY_ATTENTION);
-    return key.replace(/(\.attentions\.\d+\.)(to_q|to_k|to_v|to_out\.0)\./, (_, a: string, b: string) => `${a}${t[b]}.`);
-  }
-  const part = (p: string) => (p === 'conv_shortcut' ? 'nin_shortcut' : p);
-  let m: RegExpMatchArray | null;
-  if ((m = key.match(/^encoder\.down_blocks\.(\d+)\.resnets\.(\d+)\.(\w+)\.(weight|bias)$/))) {
-    return `encoder.down.${m[1]}.block.${m[2]}.${part(m[3])}.${m[4]}`;
-  }
-  if ((m = key.match(/^encoder\.down_blocks\.(\d+)\.downsamplers\.0\.conv\.(weight|bias)$/))) return `encoder.down.${m[1]}.downsample.conv.${m[2]}`;
-  if ((m = key.match(/^decoder\.up_blocks\.(\d+)\.resnets\.(\d+)\.(\w+)\.(weight|bias)$/))) {
-    return `decoder.up.${upLevels - 1 - Number(m[1])}.block.${m[2]}.${part(m[3])}.${m[4]}`;
-  }
-  if ((m = key.match(/^decoder\.up_blocks\.(\d+)\.upsamplers\.0\.conv\.(weight|bias)$/))) {
-    return `decoder.up.${upLevels - 1 - Number(m[1])}.upsample.conv.${m[2]}`;
-  }
-  if ((m = key.match(/^(encoder|decoder)\.mid_block\.resnets\.([01])\.(\w+)\.(weight|bias)$/))) {
-    return `${m[1]}.mid.block_${Number(m[2]) + 1}.${part(m[3])}.${m[4]}`;
-  }
-  if ((m = key.match(/^(encoder|decoder)\.mid_block\.attentions\.0\.(group_norm|to_q|to_k|to_v|to_out\.0)\.(weight|bias)$/))) {
-    return `${m[1]}.mid.attn_1.${inv(ORIGINAL_ATTENTION)[m[2]]}.${m[3]}`;
-  }
-  if ((m = key.match(/^(encoder|decoder)\.conv_norm_out\.(weight|bias)$/))) return `${m[1]}.norm_out.${m[2]}`;
-  return key;
-}
-
 /** Counts the decoder's up levels in un-prefixed keys of any naming (0 when there is no decoder). */
 export function countUpLevels(keys: Iterable<string>): number {
   let max = -1;

@@ -81,9 +81,9 @@ test('nan-scan --plot writes an SVG with both VAEs and the fp16 limit; refuses t
   assert.ok(existsSync(png));
 });
 
-test('--device cuda without a CUDA provider: a clear usage error, no silent fallback', () => {
+test('--device cuda without a CUDA provider: a clear error with its own exit code (6), no silent fallback', () => {
   const r = cli(['nan-scan', '--vae', safe, '--family', 'sdxl', '--latents', latents, '--device', 'cuda']);
-  assert.equal(r.code, 2);
+  assert.equal(r.code, 6);
   assert.match(r.stderr, /^vaecheck: error: --device cuda: onnxruntime-node has no CUDA execution provider installed here .*use --device cpu/);
   assert.equal(r.stderr.trim().split('\n').length, 1);
 });

@@ -137,10 +137,10 @@ test('compare without --vae: the default pair, then a cache hit with HF_HUB_OFFL
   const empty = fresh({ HF_HUB_OFFLINE: '1' }).env;
   oneErrorLine(
     await cli(['compare', '--json'], empty),
-    3,
+    5,
     /stabilityai\/sdxl-vae, madebyollin\/sdxl-vae-fp16-fix: the default VAEs are not in the Hugging Face cache .*hf download stabilityai\/sdxl-vae .*--demo/,
   );
-  oneErrorLine(await cli(['nan-scan'], empty), 3, /the default VAEs are not in the Hugging Face cache .*--demo/);
+  oneErrorLine(await cli(['nan-scan'], empty), 5, /the default VAEs are not in the Hugging Face cache .*--demo/);
 });
 
 test('nan-scan --demo scans the bundled pair without the Hub', async () => {

@@ -4,6 +4,7 @@
  * nothing cached), and a cache entry corrupted on disk (reported with the file to delete). Never a
  * partial file under a final name.
  */
+import { BadInputError } from '../../src/errors.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -48,7 +49,7 @@ test('resume after a cut connection: the part is kept, the next run continues wi
   const etag = sha256(b.safe);
   const incomplete = join(blobsOf(cache), `${etag}.incomplete`);
   const n0 = hub.requests.length;
-  await rejects(resolveHubVae(spec(), { env, retries: 0 }), /cut off at \d+ of \d+ bytes .*the next run resumes it/);
+  await rejects(resolveHubVae(spec(), { env, retries: 0 }), /cut off at \d+ of \d+ bytes .*the next run resumes it/, 5);
   assert.ok(existsSync(incomplete), 'the part is kept as blobs/<etag>.incomplete');
   const kept = statSync(incomplete).size;
   assert.ok(kept > 0 && kept <= cut, `kept ${kept} bytes`);
@@ -89,7 +90,7 @@ test('bytes that do not match the Hub\'s sha256 are refused: nothing cached, not
   const { env, cache } = fresh();
   hub.corruptDownload(WEIGHTS);
   const etag = sha256(b.safe);
-  await rejects(resolveHubVae(spec(), { env }), new RegExp(`download of ${WEIGHTS} does not match the Hub's sha256 \\(got [0-9a-f]{64}, expected ${etag}\\): nothing was cached`));
+  await rejects(resolveHubVae(spec(), { env }), new RegExp(`download of ${WEIGHTS} does not match the Hub's sha256 \\(got [0-9a-f]{64}, expected ${etag}\\): nothing was cached`), 5);
   assert.deepEqual(readdirSync(blobsOf(cache)), [gitSha1(b.tinyConfig)], 'only config.json\'s blob: no weights blob, no .incomplete');
   assert.ok(!existsSync(join(snapshotOf(cache), WEIGHTS)));
   // the next run downloads it afresh
@@ -107,6 +108,7 @@ test('a corrupted cache entry is reported with the file to delete; deleting it f
   const n = hub.requests.length;
   const e = await rejects(resolveHubVae(spec(), { env }), /corrupted cache entry for madebyollin\/sdxl-vae-fp16-fix\/diffusion_pytorch_model\.safetensors: its sha256 is [0-9a-f]{64}, expected [0-9a-f]{64}; delete this file and run again/);
   assert.ok(e instanceof HubCorruptBlobError);
+  assert.ok(e instanceof BadInputError);
   assert.equal(e.file, blob, 'the message starts with the blob to delete');
   assert.equal(hub.requests.length, n, 'found without the network');
   await rejects(resolveHubVae(spec(), { env: { ...env, HF_HUB_OFFLINE: '1' } }), /corrupted cache entry/);

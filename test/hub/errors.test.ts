@@ -7,7 +7,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync, mkdirSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
+import { cli } from '../commands/cli.js';
 import { join } from 'node:path';
 import { resolveDefaultVaes } from '../../src/hub/default-pair.js';
 import { HubNotCachedError } from '../../src/hub/hub-errors.js';
@@ -58,6 +60,7 @@ test('HF_HUB_OFFLINE without the cache: one message with the command that fetche
   const e = await rejects(
     resolve('hf:test/pipeline/vae', env, 'fp16'),
     /^test\/pipeline\/vae: not in the Hugging Face cache \(.*\) and HF_HUB_OFFLINE is set: fetch it with `hf download test\/pipeline vae\/config\.json vae\/diffusion_pytorch_model\.fp16\.safetensors`.*huggingface-cli download.*run vaecheck once without HF_HUB_OFFLINE$/,
+    5,
   );
   assert.ok(e instanceof HubNotCachedError);
   assert.ok(e.message.includes(cache), 'names the cache folder it looked in');
@@ -68,12 +71,13 @@ test('the default pair offline and absent: one message naming both, the commands
   const { env } = fresh({ HF_HUB_OFFLINE: '1' });
   await rejects(
     resolveDefaultVaes({ env }),
-    /^stabilityai\/sdxl-vae, madebyollin\/sdxl-vae-fp16-fix: the default VAEs are not in the Hugging Face cache .* `hf download stabilityai\/sdxl-vae config\.json diffusion_pytorch_model\.safetensors && hf download madebyollin\/sdxl-vae-fp16-fix config\.json diffusion_pytorch_model\.safetensors`.*--demo/,
+    /^stabilityai\/sdxl-vae, madebyollin\/sdxl-vae-fp16-fix: the default VAEs are not in the Hugging Face cache .* `hf download stabilityai\/sdxl-vae config\.json diffusion_pytorch_model\.safetensors && hf download madebyollin\/sdxl-vae-fp16-fix config\.json diffusion_pytorch_model\.safetensors`.*bundled miniature pair \(demo: no download\)/,
+    5,
   );
   // one of them cached: only the other is named
   const online = { ...env, HF_HUB_OFFLINE: undefined };
   await resolve('madebyollin/sdxl-vae-fp16-fix', online);
-  await rejects(resolveDefaultVaes({ env }), /^stabilityai\/sdxl-vae: the default VAE is not in the Hugging Face cache/);
+  await rejects(resolveDefaultVaes({ env }), /^stabilityai\/sdxl-vae: the default VAE is not in the Hugging Face cache/, 5);
   await resolve('stabilityai/sdxl-vae', online);
   const pair = await resolveDefaultVaes({ env });
   assert.deepEqual(pair.map((p) => [p.label, p.spec]), [['sdxl-vae', 'stabilityai/sdxl-vae'], ['sdxl-vae-fp16-fix', 'madebyollin/sdxl-vae-fp16-fix']]);
@@ -167,6 +171,35 @@ test('an endpoint that cannot be reached: one message, with HF_HUB_OFFLINE as th
   const port = (s.address() as { port: number }).port;
   await new Promise<void>((r) => s.close(() => r()));
   const { env } = fresh({}, `http://127.0.0.1:${port}`);
-  await rejects(resolve('test/tiny-vae', env), /^test\/tiny-vae: cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\).*HF_HUB_OFFLINE=1/);
-  await rejects(resolveDefaultVaes({ env }), /cannot reach .*--demo/);
+  await rejects(resolve('test/tiny-vae', env), /^test\/tiny-vae: cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\).*HF_HUB_OFFLINE=1/, 5);
+  await rejects(resolveDefaultVaes({ env }), /cannot reach .*bundled miniature pair \(demo: no download\)/, 5);
+});
+
+test('no network is exit 5 on the command line, not bad input (3)', async () => {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  const { env } = fresh({}, `http://127.0.0.1:${port}`);
+  const r = cli(['info', 'hf:test/tiny-vae'], env as Record<string, string>);
+  assert.equal(r.code, 5, r.stderr);
+  assert.match(r.stderr, /^vaecheck: error: test\/tiny-vae: cannot reach http:\/\/127\.0\.0\.1:\d+/);
+  assert.equal(r.stderr.trim().split('\n').length, 1);
+});
+
+test('an endpoint that does not answer as the Hub: exit 5, said in words, no invented HTTP status', async () => {
+  // answers every request with 200 and an empty JSON object: no commit hash
+  const server = createHttpServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{}');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const endpoint = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const { env } = fresh({}, endpoint);
+    const e = await rejects(resolve('test/tiny-vae', env), /^test\/tiny-vae: http:\/\/127\.0\.0\.1:\d+ did not answer as a Hugging Face Hub: the repo metadata holds no commit hash/, 5);
+    assert.doesNotMatch(e.message, /HTTP \d/);
+  } finally {
+    await new Promise<void>((r) => server.close(() => r()));
+  }
 });

@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict';
-import { BadInputError } from '../../src/errors.js';
+import { VaecheckError } from '../../src/errors.js';
 
-/** Awaits a promise that must reject with a one-line BadInputError (exit 3) matching `re`. */
-export async function rejects(p: Promise<unknown>, re: RegExp): Promise<BadInputError> {
+/**
+ * Awaits a promise that must reject with a one-line VaecheckError matching `re`, with exit code
+ * `exitCode`: 3 (the default) for what cannot be used as named, 5 when the Hub could not provide it.
+ */
+export async function rejects(p: Promise<unknown>, re: RegExp, exitCode = 3): Promise<VaecheckError> {
   try {
     await p;
   } catch (e) {
-    assert.ok(e instanceof BadInputError, `a BadInputError, got ${String(e)}`);
-    assert.equal(e.exitCode, 3);
+    assert.ok(e instanceof VaecheckError, `a VaecheckError, got ${String(e)}`);
+    assert.equal(e.exitCode, exitCode, e.message);
     assert.match(e.message, re);
     assert.ok(!e.message.includes('\n'), 'one line');
     return e;
