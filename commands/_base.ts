@@ -40,6 +40,7 @@ export const OPTION_FLAGS: Readonly<Record<string, string>> = {
   precisions: '--precision',
   reference: '--reference',
   images: '--image',
+  shard: '--shard',
 };
 
 export abstract class VaecheckCommand extends Command {

@@ -4,7 +4,7 @@
  */
 import { Flags } from '@oclif/core';
 import { UsageError } from '../src/errors.js';
-import { type ResolvedShard, SHARD_TOTAL_VARIABLE, resolveShard } from '../src/shard/shard-spec.js';
+import { type ResolvedShard, SHARD_TOTAL_VARIABLE, resolveShard } from './_shard-spec.js';
 
 export const shardFlags = {
   shard: Flags.string({

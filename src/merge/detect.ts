@@ -1,7 +1,7 @@
 /** Which command wrote a shard folder: the file its --out holds (report.json, manifest.json, gate.json, nan-scan.json). */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { BadInputError, UsageError } from '../errors.js';
+import { BadInputError, UsageError, option } from '../errors.js';
 
 export type ShardKind = 'compare' | 'baseline' | 'gate' | 'nan-scan';
 
@@ -18,7 +18,7 @@ export function detectShardKind(dirs: readonly string[]): ShardKind {
   let kind: ShardKind | undefined;
   let firstDir = '';
   for (const dir of dirs) {
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new BadInputError(dir, 'is not a folder (give the --out folders of the shard runs)');
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new BadInputError(dir, `is not a folder (give the output folders, ${option('out')}, of the shard runs)`);
     const found = MARKERS.filter(([, f]) => existsSync(join(dir, f)));
     if (found.length === 0) throw new BadInputError(dir, `holds no shard output (${MARKERS.map(([, f]) => f).join(', ')})`);
     if (found.length > 1) throw new BadInputError(dir, `holds the outputs of several commands (${found.map(([, f]) => f).join(', ')}); give one command's shard folders`);

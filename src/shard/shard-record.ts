@@ -7,7 +7,7 @@
  * exactly the units rendezvous hashing gives it.
  */
 import { createHash } from 'node:crypto';
-import { BadInputError, UsageError } from '../errors.js';
+import { BadInputError, UsageError, option } from '../errors.js';
 import { unitsOfShard } from './rendezvous.js';
 import type { ShardSpec } from './shard-spec.js';
 
@@ -59,7 +59,7 @@ const show = (v: unknown) => {
 
 /** Reads and checks the `shard` block of a parsed output file. @throws BadInputError naming the file */
 export function readShardRecord(file: string, block: unknown): ShardRecord {
-  if (block === undefined) throw new BadInputError(file, 'is not a shard output (no "shard" block): make it with --shard i/n');
+  if (block === undefined) throw new BadInputError(file, `is not a shard output (no "shard" block): make it with ${option('shard', 'i/n')}`);
   const b = block as Partial<ShardRecord>;
   const strings = (x: unknown) => Array.isArray(x) && x.every((s) => typeof s === 'string' && s.length > 0);
   if (!b || typeof b !== 'object' || !Number.isSafeInteger(b.index) || !Number.isSafeInteger(b.total) || b.total! < 1 || b.index! < 1 || b.index! > b.total!) {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { EXIT, UsageError } from '../../src/errors.js';
-import { parseShard, resolveShard, shardFromEnvironment } from '../../src/shard/shard-spec.js';
+import { parseShard, resolveShard, shardFromEnvironment } from '../../commands/_shard-spec.js';
 
 const usage = (re: RegExp) => (e: unknown) => e instanceof UsageError && e.exitCode === EXIT.usage && re.test(e.message);
 
