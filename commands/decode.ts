@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { decodeLatents, imageFiles, outputKind, resolveLatents } from '../src/decode.js';
+import { percent } from '../src/format.js';
 import { OutputSet } from '../src/io/output-files.js';
 import { logText } from '../src/ci-text.js';
 import { nonFiniteWeightsNote } from '../src/weights/nonfinite-weights.js';
@@ -42,7 +43,7 @@ export default class Decode extends VaecheckCommand {
     this.log(`decoded ${logText(latents.origin)} with ${logText(vae.label)} at ${flags.precision}: [${result.image.shape.join(', ')}] -> ${logText(written.join(', '))}`);
     if (nf.nan + nf.inf > 0) {
       const bad = nonFiniteWeightsNote(vae);
-      this.log(`FAILED | ${nf.nan} NaN and ${nf.inf} Inf values (${(100 * nf.fraction).toFixed(2)}% of the output; shown black in PNGs). ${bad ? `Note: ${logText(bad)}.` : 'Run vaecheck nan-scan to find the layer.'}`);
+      this.log(`FAILED | ${nf.nan} NaN and ${nf.inf} Inf values (${percent(nf.fraction)}% of the output; shown black in PNGs). ${bad ? `Note: ${logText(bad)}.` : 'Run vaecheck nan-scan to find the layer.'}`);
       process.exitCode = 1;
     }
   }

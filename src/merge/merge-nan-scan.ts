@@ -10,7 +10,7 @@ import { BadInputError } from '../errors.js';
 import type { NonFiniteCount } from '../metrics/nonfinite.js';
 import { type PartScan, type VaeScan, rankHeadroom } from '../nan-scan.js';
 import type { LayerStats } from '../precision/instrument.js';
-import { toJson } from '../format.js';
+import { percent, toJson } from '../format.js';
 import { type ShardOutput, checkShardSet, readShardRecord } from '../shard/shard-record.js';
 import { jsonNumber, readJsonFile } from './shard-folder.js';
 
@@ -93,7 +93,7 @@ export function mergeNanScan(dirs: readonly string[]): MergedNanScan {
   const json = { schema: NAN_SCAN_SCHEMA, precision, limit: MAX_FINITE[precision], latents: first.latents, ok, vaes };
   const files = new Map<string, Uint8Array>([['nan-scan.json', new TextEncoder().encode(`${toJson(json)}\n`)]]);
   const lines = vaes.flatMap((v) =>
-    v.parts.map((p) => (p.finite ? `PASSED | ${v.label} · ${p.part} | all finite` : `FAILED | ${v.label} · ${p.part} | first non-finite op: ${p.firstNonFinite ?? 'the graph input'}; output ${(100 * p.output.fraction).toFixed(2)}% non-finite (${p.output.nan} NaN, ${p.output.inf} Inf of ${p.output.total})`)),
+    v.parts.map((p) => (p.finite ? `PASSED | ${v.label} · ${p.part} | all finite` : `FAILED | ${v.label} · ${p.part} | first non-finite op: ${p.firstNonFinite ?? 'the graph input'}; output ${percent(p.output.fraction)}% non-finite (${p.output.nan} NaN, ${p.output.inf} Inf of ${p.output.total})`)),
   );
   lines.push(`${ok ? 'PASSED' : 'FAILED'} | vaecheck merge | ${shards.length} nan-scan shard(s) at ${precision}`);
   return { files, ok, vaes, lines, shards: shards.length };
