@@ -6,6 +6,8 @@
  * and this folder imports from none of them.
  */
 
+import type { Tensor } from '../tensor.js';
+
 export interface VaeArchitecture {
   /** widths of the encoder's down levels; the decoder uses them reversed. SDXL: [128, 256, 512, 512] */
   blockOutChannels: number[];
@@ -57,9 +59,7 @@ export interface FamilyChoice {
 }
 
 /** A weight tensor in float32, row-major. */
-export interface Tensor32 {
-  shape: number[];
-  data: Float32Array;
-}
+/** A float32 weight tensor: the one tensor type (src/tensor.ts) under the name the graph builders use. */
+export type Tensor32 = Tensor;
 
 export type Part = 'decoder' | 'encoder';
