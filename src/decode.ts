@@ -59,6 +59,8 @@ export interface DecodeOptions {
   precision?: Precision;
   device?: Device;
   instrument?: boolean;
+  /** onnxruntime intra-op threads; default: VAECHECK_THREADS, else all CPUs (runtime/session.ts) */
+  threads?: number;
 }
 
 /** Decodes raw latents (builds and releases a session; use VaeRunner directly to decode many). */

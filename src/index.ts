@@ -13,7 +13,7 @@ export { buildDecoderGraph, buildEncoderGraph } from './graph/vae-graph.js';
 export type { OnnxGraph, OnnxNode, TracePoint } from './graph/ir.js';
 export { applyPrecision } from './precision/precision-pass.js';
 export { instrument, type LayerStats } from './precision/instrument.js';
-export { Session, deviceAvailable, runtimeVersion, type FloatTensor, type Device } from './runtime/session.js';
+export { Session, THREADS_ENV, defaultThreads, deviceAvailable, runtimeVersion, type FloatTensor, type Device, type SessionOptions } from './runtime/session.js';
 export { VaeRunner, prepareGraph, type RunnerOptions, type RunResult } from './vae-runner.js';
 export { resolveLatents, decodeLatents, imageFiles, tensorFile, type LatentSource, type DecodeResult } from './decode.js';
 export { encodeImages, readImageBatch } from './encode.js';

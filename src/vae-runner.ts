@@ -22,6 +22,7 @@ export interface RunnerOptions {
   /** add per-layer max |x|, NaN and Inf outputs */
   instrument?: boolean;
   device?: Device;
+  /** onnxruntime intra-op threads; default: VAECHECK_THREADS, else all CPUs (runtime/session.ts) */
   threads?: number;
   /**
    * fp16 as a real float16 graph (native-half.ts) instead of the emulation; default: on with
