@@ -5,12 +5,13 @@
  */
 import type { Part } from './architecture/vae-architecture.js';
 import { type Precision } from './dtype.js';
-import { BadInputError } from './errors.js';
+import { BadInputError, UsageError, expected } from './errors.js';
 import type { OnnxGraph } from './graph/ir.js';
 import { DECODER_INPUT, ENCODER_INPUT, type VaeWeights, buildDecoderGraph, buildEncoderGraph } from './graph/vae-graph.js';
 import { applyPrecision } from './precision/precision-pass.js';
 import { toNativeHalf } from './precision/native-half.js';
-import { type LayerStats, STATS_OUTPUT, instrument, readStats } from './precision/instrument.js';
+import { type LayerStats, STATS_OUTPUT, instrument, mergeLayerStats, readStats } from './precision/instrument.js';
+import { DEFAULT_TILE_SAMPLE_SIZE, type TileGeometry, type TilingInfo, type TilingMode, shouldTile, tileGeometry, tiledDecode } from './tiled-decode.js';
 import { type Device, type FloatTensor, Session } from './runtime/session.js';
 import type { OnnxVae } from './onnx/import.js';
 import { whileBlocking } from './interrupt.js';
@@ -29,6 +30,13 @@ export interface RunnerOptions {
    * --device cuda, whose kernels run in half precision. bf16 is always emulated.
    */
   native?: boolean;
+  /**
+   * decoder only: decode large latents in overlapping tiles blended as diffusers does (tiled-decode.ts).
+   * 'auto' (default) tiles only latents too large to decode whole within about 4 GB.
+   */
+  tiling?: TilingMode;
+  /** tile side in pixels; default: the config's sample_size, else DEFAULT_TILE_SAMPLE_SIZE */
+  tileSampleSize?: number;
 }
 
 export interface RunResult {
@@ -36,8 +44,10 @@ export interface RunResult {
   output: FloatTensor;
   /** encoder only: log variance */
   logvar?: FloatTensor;
-  /** per traced op, in execution order, when instrumented */
+  /** per traced op, in execution order, when instrumented (over all tiles when tiled) */
   layers?: LayerStats[];
+  /** set when the decode was tiled: the output then differs from a whole decode near tile seams */
+  tiling?: TilingInfo;
 }
 
 /** Builds the graph of a part at a precision, with instrumentation when asked. */
@@ -65,6 +75,8 @@ export class VaeRunner {
     private readonly instrumented: boolean,
     private readonly onnx?: OnnxVae,
     private readonly sessionOptions: { device?: Device; threads?: number } = {},
+    private readonly tiling: TilingMode = 'auto',
+    private readonly tile?: TileGeometry,
   ) {}
 
   /** latent area from which the session runs without onnxruntime's memory arena (see Session) */
@@ -77,7 +89,11 @@ export class VaeRunner {
     // an ONNX export without a config.json does not say its depth: SDXL's factor 8
     const levels = vae.arch.blockOutChannels.length || 4;
     const channels = part === 'decoder' ? vae.arch.latentChannels : vae.arch.inChannels;
-    return new VaeRunner(part, opts.precision ?? 'fp32', graph, session, 2 ** (levels - 1), channels, !!opts.instrument, vae.onnx, { device: opts.device, threads: opts.threads });
+    if (opts.tileSampleSize !== undefined && !(Number.isInteger(opts.tileSampleSize) && opts.tileSampleSize >= 8)) {
+      throw new UsageError(expected('a whole number of pixels >= 8', 'tileSampleSize', opts.tileSampleSize));
+    }
+    const tile = part === 'decoder' ? tileGeometry(opts.tileSampleSize ?? vae.arch.sampleSize ?? DEFAULT_TILE_SAMPLE_SIZE, levels) : undefined;
+    return new VaeRunner(part, opts.precision ?? 'fp32', graph, session, 2 ** (levels - 1), channels, !!opts.instrument, vae.onnx, { device: opts.device, threads: opts.threads }, opts.tiling ?? 'auto', tile);
   }
 
   /** Runs on a decoder input (raw latents) or encoder input (image in [-1, 1]); NCHW float32. */
@@ -89,6 +105,22 @@ export class VaeRunner {
     if (this.part === 'encoder' && (h % this.spatialFactor !== 0 || w % this.spatialFactor !== 0)) {
       throw new BadInputError(origin, `image size ${h}x${w} is not a multiple of ${this.spatialFactor}; resize it (--size)`);
     }
+    if (this.tile && shouldTile(this.tiling, h, w, this.tile)) return this.runTiled(input);
+    return this.runWhole(input);
+  }
+
+  private async runTiled(input: FloatTensor): Promise<RunResult> {
+    let layers: LayerStats[] | undefined;
+    const { output, info } = await tiledDecode(input, this.tile!, this.precision, async (tile) => {
+      const r = await this.runWhole(tile);
+      if (r.layers) layers = layers ? mergeLayerStats(layers, r.layers) : r.layers;
+      return r.output;
+    });
+    return { output, layers, tiling: info };
+  }
+
+  private async runWhole(input: FloatTensor): Promise<RunResult> {
+    const [, , h, w] = input.shape;
     // large inputs (1024x1024 images and up) trade the arena's speed for a lower peak: rebuild once
     const latentArea = this.part === 'decoder' ? h * w : (h * w) / this.spatialFactor ** 2;
     if (this.arena && latentArea >= VaeRunner.LOW_MEMORY_LATENT_AREA) {
