@@ -15,6 +15,7 @@ import { defaultFamilyNote } from './architecture/family.js';
 import { encodeSafetensors } from './weights/safetensors-writer.js';
 import { type LayerStats } from './precision/instrument.js';
 import { VaeRunner } from './vae-runner.js';
+import type { TilingInfo, TilingMode } from './tiled-decode.js';
 
 export interface LatentSource {
   /** a .npy or .safetensors file */
@@ -53,12 +54,16 @@ export interface DecodeResult {
   image: FloatTensor;
   nonFinite: NonFiniteCount;
   layers?: LayerStats[];
+  /** set when the latents were decoded in tiles (tiled-decode.ts) */
+  tiling?: TilingInfo;
 }
 
 export interface DecodeOptions {
   precision?: Precision;
   device?: Device;
   instrument?: boolean;
+  /** decode large latents in tiles: 'auto' (default), 'always', 'never' (tiled-decode.ts) */
+  tiling?: TilingMode;
   /** onnxruntime intra-op threads; default: VAECHECK_THREADS, else all CPUs (runtime/session.ts) */
   threads?: number;
 }
@@ -68,7 +73,7 @@ export async function decodeLatents(vae: LoadedVae, latents: Latents, opts: Deco
   const runner = await VaeRunner.create(vae, 'decoder', opts);
   try {
     const r = await runner.run(latents.raw, latents.origin);
-    return { image: r.output, nonFinite: countNonFinite(r.output.data), layers: r.layers };
+    return { image: r.output, nonFinite: countNonFinite(r.output.data), layers: r.layers, ...(r.tiling ? { tiling: r.tiling } : {}) };
   } finally {
     await runner.release();
   }

@@ -15,7 +15,7 @@ export { applyPrecision } from './precision/precision-pass.js';
 export { instrument, type LayerStats } from './precision/instrument.js';
 export { Session, THREADS_ENV, defaultThreads, deviceAvailable, runtimeVersion, type FloatTensor, type Device, type SessionOptions } from './runtime/session.js';
 export { VaeRunner, prepareGraph, type RunnerOptions, type RunResult } from './vae-runner.js';
-export { AUTO_TILE_LATENT_AREA, DEFAULT_TILE_SAMPLE_SIZE, TILING_MODES, type TilingInfo, type TilingMode, tileGeometry, tiledDecode } from './tiled-decode.js';
+export { AUTO_TILE_LATENT_AREA, DEFAULT_TILE_SAMPLE_SIZE, TILING_MODES, type TilingInfo, type TilingMode, describeTiling, tileGeometry, tiledDecode } from './tiled-decode.js';
 export { resolveLatents, decodeLatents, imageFiles, tensorFile, type LatentSource, type DecodeResult } from './decode.js';
 export { encodeImages, readImageBatch } from './encode.js';
 export { nanScanVae, rankHeadroom, type VaeScan, type PartScan } from './nan-scan.js';

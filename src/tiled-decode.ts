@@ -184,6 +184,11 @@ export async function tiledDecode(
   return { output: assemble(keptRows), info: { tileSampleSize: g.sampleSize, tileLatentSize: g.latentSize, overlap: TILE_OVERLAP, rows: ys.length, columns: xs.length } };
 }
 
+/** One line for logs and reports: how a decode was tiled and what that means. */
+export function describeTiling(t: TilingInfo): string {
+  return `decoded in ${t.rows}x${t.columns} overlapping tiles of ${t.tileSampleSize} px (overlap ${t.overlap}, blended as diffusers' enable_tiling does); tiled output differs from a whole decode near tile seams`;
+}
+
 /** torch.cat of each row along width, then of the rows along height. */
 function assemble(rows: FloatTensor[][]): FloatTensor {
   const [n, c] = rows[0][0].shape;

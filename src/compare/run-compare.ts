@@ -15,6 +15,7 @@ import { readImageBatch } from '../encode.js';
 import { type LoadedVae, loadVae } from '../weights/load.js';
 import { type LatentSpaceRequest, latentsNotInterchangeable } from '../architecture/family.js';
 import { VaeRunner } from '../vae-runner.js';
+import { type TilingInfo, describeTiling } from '../tiled-decode.js';
 import { isHubSpec, parseHubSpec, specLabel } from '../hub/spec.js';
 import { type ImageItem, type ItemMetrics, itemMetrics } from './cell-metrics.js';
 import { cellStatistics } from './cell-summary.js';
@@ -82,6 +83,8 @@ export interface CellResult {
   nonFiniteFraction: number;
   pass: boolean;
   reasons: string[];
+  /** set when this cell's decodes were tiled (latents larger than 128x128): how */
+  tiling?: TilingInfo;
   /** seconds: session creation, and all decodes of this cell */
   seconds: { graph: number; decode: number };
 }
@@ -230,6 +233,7 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
   if (!cellsToRun.some((c) => cellKey(c.vae, c.precision) === refKey)) cellsToRun.unshift({ vae: ref.label, precision: ref.precision });
   const outputs = new Map<string, ImageItem[]>();
   const seconds = new Map<string, { graph: number; decode: number }>();
+  const tiling = new Map<string, TilingInfo>();
   for (const c of cellsToRun) {
     const key = cellKey(c.vae, c.precision);
     const items = rawPerVae.get(c.vae)!;
@@ -250,6 +254,7 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
         const it = items[i];
         const out = await runner.run({ shape: [1, it.c, it.h, it.w], data: it.data }, latents[i].origin);
         decoded.push(splitItems(out.output)[0]);
+        if (out.tiling) tiling.set(key, out.tiling);
       }
     } finally {
       await runner.release();
@@ -288,10 +293,13 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
         nonFiniteFraction,
         pass,
         reasons,
+        ...(tiling.has(key) ? { tiling: tiling.get(key) } : {}),
         seconds: seconds.get(key)!,
       });
     }
   }
+  const firstTiled = [...tiling.values()][0];
+  if (firstTiled) warnings.push(`${[...tiling.keys()].join(', ')}: ${describeTiling(firstTiled)}`);
   let shard: ShardRecord | undefined;
   if (opts.shard) {
     const weights: Record<string, string> = {};
