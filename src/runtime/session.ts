@@ -3,9 +3,9 @@
  * built from an OnnxGraph; weights travel as external data through a temporary folder that is
  * removed as soon as the session has been created.
  */
-import { openSync, closeSync, writeSync, rmSync } from 'node:fs';
+import { openSync, closeSync, readdirSync, writeSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { UnavailableError, UsageError, expected } from '../errors.js';
 import { makeTempFolder } from '../io/temp-folders.js';
@@ -25,6 +25,14 @@ export interface SessionOptions {
    * first-touch page faults again (64x64: about 20-30 s instead of 16 s; later runs equal).
    */
   memoryArena?: boolean;
+  /**
+   * onnxruntime's graph optimization level (default 'all'). 'all' adds the layout pass that runs
+   * convolutions in the blocked NCHWc layout on CPUs with AVX2 / AVX-512; 'extended' keeps plain NCHW.
+   * Benchmarks compare the two.
+   */
+  optimization?: 'basic' | 'extended' | 'all';
+  /** record an onnxruntime profile (Chrome trace JSON) at `<profilePrefix>_<time>.json`; see endProfiling */
+  profilePrefix?: string;
 }
 
 export interface FloatTensor {
@@ -88,6 +96,7 @@ export class Session {
     private readonly session: ort.InferenceSession,
     readonly inputNames: readonly string[],
     readonly outputNames: readonly string[],
+    private readonly profilePrefix?: string,
   ) {}
 
   /** Builds an onnxruntime session for the graph. */
@@ -102,14 +111,15 @@ export class Session {
       writeChunks(join(dir, 'weights.bin'), external);
       const session = await ort.InferenceSession.create(join(dir, 'model.onnx'), {
         executionProviders: [device],
-        graphOptimizationLevel: 'all',
+        graphOptimizationLevel: opts.optimization ?? 'all',
         executionMode: 'sequential',
         enableCpuMemArena: opts.memoryArena ?? true,
         intraOpNumThreads: threads,
         // one graph runs at a time: inter-op threads would only compete with the intra-op pool
         interOpNumThreads: 1,
+        ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
       });
-      return new Session(session, session.inputNames, session.outputNames);
+      return new Session(session, session.inputNames, session.outputNames, opts.profilePrefix);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -126,6 +136,18 @@ export class Session {
       t.dispose?.();
     }
     return out;
+  }
+
+  /** Stops profiling (sessions created with profilePrefix) and returns the trace file's path. */
+  endProfiling(): string {
+    if (!this.profilePrefix) throw new Error('internal: endProfiling on a session created without profilePrefix');
+    this.session.endProfiling();
+    const dir = dirname(this.profilePrefix);
+    const stem = basename(this.profilePrefix);
+    // onnxruntime names it <prefix>_<yyyy-mm-dd_hh-mm-ss_ms>.json
+    const file = readdirSync(dir).filter((f) => f.startsWith(`${stem}_`) && /^\d{4}-\d\d-\d\d_[\d_-]+\.json$/.test(f.slice(stem.length + 1))).sort().at(-1);
+    if (!file) throw new Error(`internal: onnxruntime wrote no profile ${this.profilePrefix}_*.json`);
+    return join(dir, file);
   }
 
   async release(): Promise<void> {
