@@ -11,7 +11,7 @@ import { DECODER_INPUT, ENCODER_INPUT, type VaeWeights, buildDecoderGraph, build
 import { applyPrecision } from './precision/precision-pass.js';
 import { toNativeHalf } from './precision/native-half.js';
 import { type LayerStats, STATS_OUTPUT, instrument, mergeLayerStats, readStats } from './precision/instrument.js';
-import { DEFAULT_TILE_SAMPLE_SIZE, type TileGeometry, type TilingInfo, type TilingMode, shouldTile, tileGeometry, tiledDecode } from './tiled-decode.js';
+import { DEFAULT_TILE_SAMPLE_SIZE, type TileGeometry, type TilingInfo, type TilingMode, TILING_MODES, shouldTile, tileGeometry, tiledDecode } from './tiled-decode.js';
 import { type Device, type FloatTensor, Session } from './runtime/session.js';
 import type { OnnxVae } from './onnx/import.js';
 import { whileBlocking } from './interrupt.js';
@@ -84,14 +84,15 @@ export class VaeRunner {
   private arena = true;
 
   static async create(vae: VaeWeights & { onnx?: OnnxVae; weightsFile?: string }, part: Part, opts: RunnerOptions = {}): Promise<VaeRunner> {
+    if (opts.tileSampleSize !== undefined && !(Number.isInteger(opts.tileSampleSize) && opts.tileSampleSize >= 8)) {
+      throw new UsageError(expected('a whole number of pixels >= 8', 'tileSampleSize', opts.tileSampleSize));
+    }
+    if (opts.tiling !== undefined && !TILING_MODES.includes(opts.tiling)) throw new UsageError(expected(TILING_MODES.join(', '), 'tiling', opts.tiling));
     const graph = prepareGraph(vae, part, opts);
     const session = await whileBlocking(() => Session.create(graph, { device: opts.device, threads: opts.threads }));
     // an ONNX export without a config.json does not say its depth: SDXL's factor 8
     const levels = vae.arch.blockOutChannels.length || 4;
     const channels = part === 'decoder' ? vae.arch.latentChannels : vae.arch.inChannels;
-    if (opts.tileSampleSize !== undefined && !(Number.isInteger(opts.tileSampleSize) && opts.tileSampleSize >= 8)) {
-      throw new UsageError(expected('a whole number of pixels >= 8', 'tileSampleSize', opts.tileSampleSize));
-    }
     const tile = part === 'decoder' ? tileGeometry(opts.tileSampleSize ?? vae.arch.sampleSize ?? DEFAULT_TILE_SAMPLE_SIZE, levels) : undefined;
     return new VaeRunner(part, opts.precision ?? 'fp32', graph, session, 2 ** (levels - 1), channels, !!opts.instrument, vae.onnx, { device: opts.device, threads: opts.threads }, opts.tiling ?? 'auto', tile);
   }

@@ -167,9 +167,10 @@ test("'auto' tiles only latents larger than a tile and than 128x128; 'always' an
   assert.throws(() => shouldTile('always', 512, 512, tiny), UsageError);
 });
 
-test('a config.json sample_size sets the tile size; a bad tileSampleSize is a usage error', async () => {
+test('a config.json sample_size sets the tile size; a bad tileSampleSize or tiling mode is a usage error', async () => {
   const folder = fx.weights('tiny-folder/diffusion_pytorch_model.fp16.safetensors');
   const v = loadVae(dirname(folder.path));
   assert.equal(v.arch.sampleSize, 64);
   await assert.rejects(VaeRunner.create(vae, 'decoder', { tileSampleSize: 0 }), UsageError);
+  await assert.rejects(VaeRunner.create(vae, 'decoder', { tiling: 'sometimes' as never }), UsageError);
 });
