@@ -4,6 +4,7 @@ import { percent } from '../src/format.js';
 import { OutputSet } from '../src/io/output-files.js';
 import { logText } from '../src/ci-text.js';
 import { nonFiniteWeightsNote } from '../src/weights/nonfinite-weights.js';
+import { describeTiling } from '../src/tiled-decode.js';
 import { VaecheckCommand, asDevice, asPrecision, deviceFlag, latentFlags, latentSource, precisionFlag } from './_base.js';
 import { VAE_ARG_HELP, loadVaeFromArg, vaeLoadFlags } from './_hub.js';
 
@@ -41,6 +42,7 @@ export default class Decode extends VaecheckCommand {
     const written = out.commit();
     const nf = result.nonFinite;
     this.log(`decoded ${logText(latents.origin)} with ${logText(vae.label)} at ${flags.precision}: [${result.image.shape.join(', ')}] -> ${logText(written.join(', '))}`);
+    if (result.tiling) this.log(`note: ${describeTiling(result.tiling)}`);
     if (nf.nan + nf.inf > 0) {
       const bad = nonFiniteWeightsNote(vae);
       this.log(`FAILED | ${nf.nan} NaN and ${nf.inf} Inf values (${percent(nf.fraction)}% of the output; shown black in PNGs). ${bad ? `Note: ${logText(bad)}.` : 'Run vaecheck nan-scan to find the layer.'}`);

@@ -17,6 +17,7 @@ import { encodeSafetensors } from './weights/safetensors-writer.js';
 import { type LayerStats } from './precision/instrument.js';
 import { VaeRunner } from './vae-runner.js';
 import type { Tensor } from './tensor.js';
+import type { TilingInfo, TilingMode } from './tiled-decode.js';
 
 export interface LatentSource {
   /** a .npy or .safetensors file */
@@ -65,12 +66,18 @@ export interface DecodeResult {
   image: Tensor;
   nonFinite: NonFiniteCount;
   layers?: LayerStats[];
+  /** set when the latents were decoded in tiles (tiled-decode.ts) */
+  tiling?: TilingInfo;
 }
 
 export interface DecodeOptions {
   precision?: Precision;
   device?: Device;
   instrument?: boolean;
+  /** decode large latents in tiles: 'auto' (default), 'always', 'never' (tiled-decode.ts) */
+  tiling?: TilingMode;
+  /** onnxruntime intra-op threads; default: VAECHECK_THREADS, else all CPUs (runtime/session.ts) */
+  threads?: number;
 }
 
 /** Decodes raw latents (builds and releases a session; use VaeRunner directly to decode many). */
@@ -78,7 +85,7 @@ export async function decodeLatents(vae: LoadedVae, latents: Latents, opts: Deco
   const runner = await VaeRunner.create(vae, 'decoder', opts);
   try {
     const r = await runner.run(latents.raw, latents.origin);
-    return { image: r.output, nonFinite: countNonFinite(r.output.data), layers: r.layers };
+    return { image: r.output, nonFinite: countNonFinite(r.output.data), layers: r.layers, ...(r.tiling ? { tiling: r.tiling } : {}) };
   } finally {
     await runner.release();
   }

@@ -5,14 +5,14 @@
  */
 import type { Part } from './architecture/vae-architecture.js';
 import { type Precision } from './dtype.js';
-import { BadInputError, option } from './errors.js';
+import { BadInputError, UsageError, expected, option } from './errors.js';
 import type { OnnxGraph } from './graph/ir.js';
 import { DECODER_INPUT, ENCODER_INPUT, type VaeWeights, buildDecoderGraph, buildEncoderGraph } from './graph/vae-graph.js';
 import { applyPrecision } from './precision/precision-pass.js';
 import { toNativeHalf } from './precision/native-half.js';
-import { type LayerStats, STATS_OUTPUT, instrument, readStats } from './precision/instrument.js';
+import { type LayerStats, STATS_OUTPUT, instrument, mergeLayerStats, readStats } from './precision/instrument.js';
+import { DEFAULT_TILE_SAMPLE_SIZE, type TileGeometry, type TilingInfo, type TilingMode, TILING_MODES, shouldTile, tileGeometry, tiledDecode } from './tiled-decode.js';
 import { type Device, Session } from './runtime/session.js';
-
 import type { OnnxVae } from './onnx/import.js';
 import { whileBlocking } from './interrupt.js';
 import type { Tensor } from './tensor.js';
@@ -24,12 +24,20 @@ export interface RunnerOptions {
   /** add per-layer max |x|, NaN and Inf outputs */
   instrument?: boolean;
   device?: Device;
+  /** onnxruntime intra-op threads; default: VAECHECK_THREADS, else all CPUs (runtime/session.ts) */
   threads?: number;
   /**
    * fp16 as a real float16 graph (native-half.ts) instead of the emulation; default: on with
    * --device cuda, whose kernels run in half precision. bf16 is always emulated.
    */
   native?: boolean;
+  /**
+   * decoder only: decode large latents in overlapping tiles blended as diffusers does (tiled-decode.ts).
+   * 'auto' (default) tiles only latents too large to decode whole within about 4 GB.
+   */
+  tiling?: TilingMode;
+  /** tile side in pixels; default: the config's sample_size, else DEFAULT_TILE_SAMPLE_SIZE */
+  tileSampleSize?: number;
 }
 
 export interface RunResult {
@@ -37,8 +45,10 @@ export interface RunResult {
   output: Tensor;
   /** encoder only: log variance */
   logvar?: Tensor;
-  /** per traced op, in execution order, when instrumented */
+  /** per traced op, in execution order, when instrumented (over all tiles when tiled) */
   layers?: LayerStats[];
+  /** set when the decode was tiled: the output then differs from a whole decode near tile seams */
+  tiling?: TilingInfo;
 }
 
 /** Builds the graph of a part at a precision, with instrumentation when asked. */
@@ -66,6 +76,8 @@ export class VaeRunner {
     private readonly instrumented: boolean,
     private readonly onnx?: OnnxVae,
     private readonly sessionOptions: { device?: Device; threads?: number } = {},
+    private readonly tiling: TilingMode = 'auto',
+    private readonly tile?: TileGeometry,
   ) {}
 
   /** latent area from which the session runs without onnxruntime's memory arena (see Session) */
@@ -73,12 +85,17 @@ export class VaeRunner {
   private arena = true;
 
   static async create(vae: VaeWeights & { onnx?: OnnxVae; weightsFile?: string }, part: Part, opts: RunnerOptions = {}): Promise<VaeRunner> {
+    if (opts.tileSampleSize !== undefined && !(Number.isInteger(opts.tileSampleSize) && opts.tileSampleSize >= 8)) {
+      throw new UsageError(expected('a whole number of pixels >= 8', 'tileSampleSize', opts.tileSampleSize));
+    }
+    if (opts.tiling !== undefined && !TILING_MODES.includes(opts.tiling)) throw new UsageError(expected(TILING_MODES.join(', '), 'tiling', opts.tiling));
     const graph = prepareGraph(vae, part, opts);
     const session = await whileBlocking(() => Session.create(graph, { device: opts.device, threads: opts.threads }));
     // an ONNX export without a config.json does not say its depth: SDXL's factor 8
     const levels = vae.arch.blockOutChannels.length || 4;
     const channels = part === 'decoder' ? vae.arch.latentChannels : vae.arch.inChannels;
-    return new VaeRunner(part, opts.precision ?? 'fp32', graph, session, 2 ** (levels - 1), channels, !!opts.instrument, vae.onnx, { device: opts.device, threads: opts.threads });
+    const tile = part === 'decoder' ? tileGeometry(opts.tileSampleSize ?? vae.arch.sampleSize ?? DEFAULT_TILE_SAMPLE_SIZE, levels) : undefined;
+    return new VaeRunner(part, opts.precision ?? 'fp32', graph, session, 2 ** (levels - 1), channels, !!opts.instrument, vae.onnx, { device: opts.device, threads: opts.threads }, opts.tiling ?? 'auto', tile);
   }
 
   /** Runs on a decoder input (raw latents) or encoder input (image in [-1, 1]); NCHW float32. */
@@ -90,6 +107,22 @@ export class VaeRunner {
     if (this.part === 'encoder' && (h % this.spatialFactor !== 0 || w % this.spatialFactor !== 0)) {
       throw new BadInputError(origin, `image size ${h}x${w} is not a multiple of ${this.spatialFactor}; resize it (${option('imageSize')})`);
     }
+    if (this.tile && shouldTile(this.tiling, h, w, this.tile)) return this.runTiled(input);
+    return this.runWhole(input);
+  }
+
+  private async runTiled(input: Tensor): Promise<RunResult> {
+    let layers: LayerStats[] | undefined;
+    const { output, info } = await tiledDecode(input, this.tile!, this.precision, async (tile) => {
+      const r = await this.runWhole(tile);
+      if (r.layers) layers = layers ? mergeLayerStats(layers, r.layers) : r.layers;
+      return r.output;
+    });
+    return { output, layers, tiling: info };
+  }
+
+  private async runWhole(input: Tensor): Promise<RunResult> {
+    const [, , h, w] = input.shape;
     // large inputs (1024x1024 images and up) trade the arena's speed for a lower peak: rebuild once
     const latentArea = this.part === 'decoder' ? h * w : (h * w) / this.spatialFactor ** 2;
     if (this.arena && latentArea >= VaeRunner.LOW_MEMORY_LATENT_AREA) {

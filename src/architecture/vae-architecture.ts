@@ -36,6 +36,8 @@ export interface VaeArchitecture {
   family: FamilyChoice;
   /** diffusers' force_upcast, when the config states it */
   forceUpcast?: boolean;
+  /** config.json sample_size (the first entry of a list): diffusers' tile size in pixels for tiled decodes */
+  sampleSize?: number;
   hasEncoder: boolean;
   hasDecoder: boolean;
 }

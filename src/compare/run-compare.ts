@@ -14,6 +14,7 @@ import type { Device } from '../runtime/session.js';
 import { type LatentSource, latentIds, resolveLatents } from '../decode.js';
 import { readImageBatch } from '../encode.js';
 import { type LatentSpaceRequest, latentsNotInterchangeable } from '../architecture/family.js';
+import { type TilingInfo, describeTiling } from '../tiled-decode.js';
 import { isHubSpec, parseHubSpec, specLabel } from '../hub/spec.js';
 import { type OpenedVae, openVae } from '../source/vae-source.js';
 import { type Tensor, splitBatch } from '../tensor.js';
@@ -83,6 +84,8 @@ export interface CellResult {
   nonFiniteFraction: number;
   pass: boolean;
   reasons: string[];
+  /** set when this cell's decodes were tiled (latents larger than 128x128): how */
+  tiling?: TilingInfo;
   /** seconds: session creation, and all decodes of this cell */
   seconds: { graph: number; decode: number };
 }
@@ -149,6 +152,9 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
   const refKey = cellKey(ref.label, ref.precision);
   const decoded = await decodeCells(opts, ref, loaded, input, progress);
   const cells = judgeCells(opts, refKey, input, decoded);
+  const firstTiled = [...decoded.tiling.values()][0];
+  // tiling changes the output near tile seams: never silent
+  if (firstTiled) input.warnings.push(`${[...decoded.tiling.keys()].join(', ')}: ${describeTiling(firstTiled)}`);
   const shard = opts.shard ? await shardOf(opts, loaded, opts.shard, input.shardInputs!) : undefined;
   return {
     ...(shard ? { shard } : {}),
@@ -296,6 +302,7 @@ async function decodeCells(opts: CompareOptions, ref: { label: string; precision
   if (!cellsToRun.some((c) => cellKey(c.vae, c.precision) === refKey)) cellsToRun.unshift({ vae: ref.label, precision: ref.precision });
   const outputs = new Map<string, Tensor[]>();
   const seconds = new Map<string, { graph: number; decode: number }>();
+  const tiling = new Map<string, TilingInfo>();
   for (const c of cellsToRun) {
     const key = cellKey(c.vae, c.precision);
     const items = input.perVae.get(c.vae)!;
@@ -313,7 +320,9 @@ async function decodeCells(opts: CompareOptions, ref: { label: string; precision
     try {
       for (let i = 0; i < items.length; i++) {
         progress({ cell: key, stage: 'decode', done: i, total: items.length });
-        decoded.push((await runner.run(items[i], input.latents[i].origin)).output);
+        const out = await runner.run(items[i], input.latents[i].origin);
+        decoded.push(out.output);
+        if (out.tiling) tiling.set(key, out.tiling);
       }
     } finally {
       await runner.release();
@@ -322,11 +331,11 @@ async function decodeCells(opts: CompareOptions, ref: { label: string; precision
     outputs.set(key, decoded);
     progress({ cell: key, stage: 'done', done: items.length, total: items.length });
   }
-  return { outputs, seconds };
+  return { outputs, seconds, tiling };
 }
 
 /** Measures every decode against the reference cell's and judges it; a cell passes when all its decodes do. */
-function judgeCells(opts: CompareOptions, refKey: string, input: PreparedInput, decoded: { outputs: Map<string, Tensor[]>; seconds: Map<string, { graph: number; decode: number }> }): CellResult[] {
+function judgeCells(opts: CompareOptions, refKey: string, input: PreparedInput, decoded: { outputs: Map<string, Tensor[]>; seconds: Map<string, { graph: number; decode: number }>; tiling: Map<string, TilingInfo> }): CellResult[] {
   const thresholds = compareThresholds(opts.minPsnr, opts.minSsim);
   const refOut = decoded.outputs.get(refKey)!;
   const refRgb = refOut.map(rgb8);
@@ -354,6 +363,7 @@ function judgeCells(opts: CompareOptions, refKey: string, input: PreparedInput, 
         nonFiniteFraction,
         pass,
         reasons: cellReasons,
+        ...(decoded.tiling.has(key) ? { tiling: decoded.tiling.get(key) } : {}),
         seconds: decoded.seconds.get(key)!,
       });
     }

@@ -14,6 +14,7 @@ import { BadInputError } from '../errors.js';
 import { COMPARE_SCHEMA, type CompareFilesIndex } from '../report/compare-report.js';
 import { type ShardOutput, checkShardSet, readShardRecord } from '../shard/shard-record.js';
 import { jsonNumber, readInside, readJsonFile } from './shard-folder.js';
+import type { TilingInfo } from '../tiled-decode.js';
 
 export const COMPARE_REPORT_FILE = 'report.json';
 
@@ -93,18 +94,20 @@ export async function mergeCompare(dirs: readonly string[]): Promise<MergedCompa
   const files = new Map<string, Uint8Array>();
   const index: CompareFilesIndex = { decoded: {}, pixelmatch: {}, heatmap: {} };
   const cells: CellResult[] = [];
-  type RawCell = { vae: string; precision: Precision; isReference: boolean; items: unknown[]; seconds: { graph: number; decode: number } };
+  type RawCell = { vae: string; precision: Precision; isReference: boolean; items: unknown[]; seconds: { graph: number; decode: number }; tiling?: unknown };
   for (const [ci, c0] of (first.cells as RawCell[]).entries()) {
     const key = cellKey(c0.vae, c0.precision);
     for (const k of FILE_KINDS) index[k][key] = {};
     const items: ItemResult[] = [];
     const byLatent = new Map<string, ItemResult>();
     const seconds = { graph: 0, decode: 0 };
+    let tiling: TilingInfo | undefined;
     for (const s of shards) {
       const c = (s.report.cells as RawCell[])[ci];
       if (!c || c.vae !== c0.vae || c.precision !== c0.precision || !Array.isArray(c.items)) throw new BadInputError(s.file, `cell ${ci} is not ${key} with items, as in ${shards[0].file}`);
       seconds.graph += jsonNumber(s.file, `${key}.seconds.graph`, c.seconds?.graph);
       seconds.decode += jsonNumber(s.file, `${key}.seconds.decode`, c.seconds?.decode);
+      tiling ??= readTiling(s.file, key, c.tiling);
       const latentIds = c.items.map((it) => (it as { latent?: unknown })?.latent);
       if (JSON.stringify(latentIds) !== JSON.stringify(s.record.units)) throw new BadInputError(s.file, `cell ${key} holds items ${JSON.stringify(latentIds).slice(0, 60)}, not its shard's units`);
       for (const [i, raw] of c.items.entries()) {
@@ -133,6 +136,7 @@ export async function mergeCompare(dirs: readonly string[]): Promise<MergedCompa
       nonFiniteFraction: stats.nonFiniteFraction,
       pass: stats.pass,
       reasons: stats.reasons,
+      ...(tiling ? { tiling } : {}),
       seconds,
     });
   }
@@ -152,4 +156,13 @@ export async function mergeCompare(dirs: readonly string[]): Promise<MergedCompa
   };
   const report = await addReportFiles(files, result, index, { vaecheck: String(first.vaecheck), onnxruntime: String(first.onnxruntime), createdAt: new Date().toISOString() });
   return { files, result, report, shards: shards.length };
+}
+
+/** A shard cell's `tiling` (null or absent when its decodes were whole; reports from before the field lack it). */
+function readTiling(file: string, key: string, raw: unknown): TilingInfo | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw !== 'object') throw new BadInputError(file, `${key}.tiling is not an object or null`);
+  const t = raw as Record<string, unknown>;
+  const n = (k: keyof TilingInfo) => jsonNumber(file, `${key}.tiling.${k}`, t[k]);
+  return { tileSampleSize: n('tileSampleSize'), tileLatentSize: n('tileLatentSize'), overlap: n('overlap'), rows: n('rows'), columns: n('columns') };
 }

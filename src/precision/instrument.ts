@@ -184,3 +184,9 @@ function cheapBranch(m: string, p: string, zeros2: string, opset: number): OnnxG
 export function readStats(graph: OnnxGraph, data: ArrayLike<number>): LayerStats[] {
   return graph.traced.map((t, i) => ({ name: t.name, maxAbs: data[3 * i], nan: data[3 * i + 1], inf: data[3 * i + 2] }));
 }
+
+/** Stats of one layer over several runs of it (the tiles of a tiled decode): largest |x|, summed counts. */
+export function mergeLayerStats(a: readonly LayerStats[], b: readonly LayerStats[]): LayerStats[] {
+  if (a.length !== b.length) throw new Error(`internal: merging stats of ${a.length} and ${b.length} layers`);
+  return a.map((l, i) => ({ name: l.name, maxAbs: Math.max(l.maxAbs, b[i].maxAbs), nan: l.nan + b[i].nan, inf: l.inf + b[i].inf }));
+}

@@ -41,6 +41,8 @@ export function reportObject(r: CompareResult, files: CompareFilesIndex, meta: {
       psnr: c.psnr,
       ssim: c.ssim,
       ...(c.psnrVsImage ? { psnrVsImage: c.psnrVsImage } : {}),
+      // null for a whole decode; added after the first schema (readers that do not know it ignore it)
+      tiling: c.tiling ?? null,
       seconds: c.seconds,
       items: c.items.map((it) => ({
         ...it,

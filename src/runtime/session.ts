@@ -3,10 +3,11 @@
  * built from an OnnxGraph; weights travel as external data through a temporary folder that is
  * removed as soon as the session has been created.
  */
-import { openSync, closeSync, writeSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { openSync, closeSync, readdirSync, writeSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { UnavailableError, option } from '../errors.js';
+import { UnavailableError, UsageError, expected, option } from '../errors.js';
 import { makeTempFolder } from '../io/temp-folders.js';
 import type { OnnxGraph } from '../graph/ir.js';
 import { encodeModel } from '../graph/onnx-proto.js';
@@ -17,7 +18,7 @@ export const DEVICES: readonly Device[] = ['cpu', 'cuda'];
 
 export interface SessionOptions {
   device?: Device;
-  /** intra-op threads; default: onnxruntime's choice (the physical cores) */
+  /** intra-op threads; default: {@link defaultThreads} */
   threads?: number;
   /**
    * onnxruntime's CPU memory arena (default on). Off, freed activations go back to malloc: the peak
@@ -25,6 +26,14 @@ export interface SessionOptions {
    * first-touch page faults again (64x64: about 20-30 s instead of 16 s; later runs equal).
    */
   memoryArena?: boolean;
+  /**
+   * onnxruntime's graph optimization level (default 'all'). 'all' adds the layout pass that runs
+   * convolutions in the blocked NCHWc layout on CPUs with AVX2 / AVX-512; 'extended' keeps plain NCHW.
+   * Benchmarks compare the two.
+   */
+  optimization?: 'basic' | 'extended' | 'all';
+  /** record an onnxruntime profile (Chrome trace JSON) at `<profilePrefix>_<time>.json`; see endProfiling */
+  profilePrefix?: string;
 }
 
 /** onnxruntime-node's version, for manifests and reports. */
@@ -47,17 +56,45 @@ function assertDevice(device: Device): void {
   );
 }
 
+/** The environment variable that sets the default thread count (a positive integer). */
+export const THREADS_ENV = 'VAECHECK_THREADS';
+
+/**
+ * onnxruntime's intra-op thread count when the caller gives none: VAECHECK_THREADS, else every CPU
+ * this process may run on (os.availableParallelism(), which honours affinity masks). onnxruntime's
+ * own default counts physical cores as it detects them, which on some VMs comes out as one: a 3x3
+ * conv then runs at half the machine's speed (measured on a 2-core VM: 161 vs 313 GFLOP/s).
+ * @throws UsageError when VAECHECK_THREADS is not a positive integer
+ */
+export function defaultThreads(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[THREADS_ENV];
+  if (raw === undefined || raw === '') return availableParallelism();
+  return checkThreads(Number(raw.trim()), THREADS_ENV, raw);
+}
+
+function checkThreads(n: number, name: string, shown: unknown = n): number {
+  if (!Number.isInteger(n) || n < 1 || n > 1024) throw new UsageError(expected('a whole number of threads from 1 to 1024', name, shown));
+  return n;
+}
+
+/** The thread count a session with these options uses. */
+export function resolveThreads(threads: number | undefined): number {
+  return threads === undefined ? defaultThreads() : checkThreads(threads, 'threads');
+}
+
 export class Session {
   private constructor(
     private readonly session: ort.InferenceSession,
     readonly inputNames: readonly string[],
     readonly outputNames: readonly string[],
+    private readonly profilePrefix?: string,
   ) {}
 
   /** Builds an onnxruntime session for the graph. */
   static async create(graph: OnnxGraph, opts: SessionOptions = {}): Promise<Session> {
     const device = opts.device ?? 'cpu';
     assertDevice(device);
+    const threads = resolveThreads(opts.threads);
     const dir = makeTempFolder();
     try {
       const { model, external } = encodeModel(graph, 'weights.bin');
@@ -65,12 +102,15 @@ export class Session {
       writeChunks(join(dir, 'weights.bin'), external);
       const session = await ort.InferenceSession.create(join(dir, 'model.onnx'), {
         executionProviders: [device],
-        graphOptimizationLevel: 'all',
+        graphOptimizationLevel: opts.optimization ?? 'all',
         executionMode: 'sequential',
         enableCpuMemArena: opts.memoryArena ?? true,
-        ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
+        intraOpNumThreads: threads,
+        // one graph runs at a time: inter-op threads would only compete with the intra-op pool
+        interOpNumThreads: 1,
+        ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
       });
-      return new Session(session, session.inputNames, session.outputNames);
+      return new Session(session, session.inputNames, session.outputNames, opts.profilePrefix);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -87,6 +127,18 @@ export class Session {
       t.dispose?.();
     }
     return out;
+  }
+
+  /** Stops profiling (sessions created with profilePrefix) and returns the trace file's path. */
+  endProfiling(): string {
+    if (!this.profilePrefix) throw new Error('internal: endProfiling on a session created without profilePrefix');
+    this.session.endProfiling();
+    const dir = dirname(this.profilePrefix);
+    const stem = basename(this.profilePrefix);
+    // onnxruntime names it <prefix>_<yyyy-mm-dd_hh-mm-ss_ms>.json
+    const file = readdirSync(dir).filter((f) => f.startsWith(`${stem}_`) && /^\d{4}-\d\d-\d\d_[\d_-]+\.json$/.test(f.slice(stem.length + 1))).sort().at(-1);
+    if (!file) throw new Error(`internal: onnxruntime wrote no profile ${this.profilePrefix}_*.json`);
+    return join(dir, file);
   }
 
   async release(): Promise<void> {

@@ -21,6 +21,8 @@ export interface DiffusersVaeConfig {
   /** SD3 / FLUX.1: latents are shifted before scaling; null or absent: no shift */
   shift_factor?: number | null;
   force_upcast?: boolean;
+  /** pixels; diffusers' tile size for tiled decodes (a list gives height and width) */
+  sample_size?: number | number[];
   mid_block_add_attention?: boolean;
   /** false in SD3 and FLUX.1: no quant_conv / post_quant_conv */
   use_quant_conv?: boolean;
@@ -118,5 +120,10 @@ export function resolveArchitecture(file: string, shapes: ReadonlyMap<string, Sh
     hasDecoder,
   };
   if (config?.force_upcast !== undefined) arch.forceUpcast = config.force_upcast;
+  const sample = Array.isArray(config?.sample_size) ? config.sample_size[0] : config?.sample_size;
+  if (sample !== undefined) {
+    if (!Number.isInteger(sample) || sample < 8) throw new BadInputError(file, `config.json sample_size ${JSON.stringify(config?.sample_size)} is not a whole number of pixels >= 8`);
+    arch.sampleSize = sample;
+  }
   return arch;
 }

@@ -1,223 +1,68 @@
 /**
  * Decode benchmark (a script, not a test): a full-size SDXL-architecture VAE decoder with seeded
- * random weights made in memory, decoded with onnxruntime-node on the CPU.
+ * random weights, decoded with onnxruntime-node on the CPU. Each measurement runs in its own child
+ * process, so that peak RSS figures do not mix.
  *
- * Measured in one run, each configuration in its own child process so that peak RSS figures do not
- * mix:
- *   - the practical ceiling: GFLOP/s of one 512->512 3x3 Conv on a 1x512x128x128 input;
- *   - fp32 decode of 64x64 and 128x128 latents (batch 1): session creation and run time, GFLOP/s
- *     (decoderFlops), share of the ceiling (target >= 70%), peak RSS (target < 4 GB at 128x128);
- *   - at 64x64, in one process with the runs interleaved: emulated fp16 / fp32 (target <= 1.15) and
- *     fp16 with instrumentation / fp16 (target <= 1.10).
+ *   1. whole process, as a user runs it with nothing set (no flags, no environment):
+ *      `vaecheck decode --vae <file> --random --size NxN --out x.png` at 64x64 latents (512x512),
+ *      128x128 (1024x1024) and 256x256 (2048x2048, tiled), against the PyTorch CPU peer;
+ *   2. where that time goes outside onnxruntime: weight loading, graph building, session creation,
+ *      the run, PNG writing (the same steps in-process, timed one by one);
+ *   3. the fp32 decode against the honest ceiling, in one process and with the decode's session
+ *      options: single 3x3 convs of the decoder's shapes in both layouts onnxruntime offers (plain
+ *      NCHW, and the blocked NCHWc of its highest optimization level), FLOP-weighted (conv-ceiling.ts);
+ *   4. precision emulation and instrumentation in one process with the runs interleaved: fp16 and
+ *      bf16 against fp32, fp16 + instrumentation against fp16, each with onnxruntime's profile
+ *      summed per op type (ort-profile.ts).
  *
  * Usage: node --import tsx test/bench/decode.bench.ts [options]
- *   --quick              skip the 128x128 decode           (env VAECHECK_BENCH_QUICK=1)
- *   --malloc MODE        default | hugetlb | both          (env VAECHECK_BENCH_MALLOC; default: default)
- *                        hugetlb starts children with GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (first touch of fresh memory is slow on small VMs);
- *                        both measures the ceiling and the fp32 decodes under each. Measured here: hugetlb
- *                        takes effect (GBs of AnonHugePages, ~200x fewer page faults) but did not make the
- *                        decode faster, so children run with the plain allocator unless asked.
- *   --threads N          onnxruntime intra-op threads      (env VAECHECK_BENCH_THREADS; default: ORT's choice)
- *   --seed N             weight and latent seed            (default 1)
- *   --latent N           small latent size; the large one is 2N (default 64; e.g. --quick --latent 16 for a smoke run)
- *   --json FILE          also write the results as JSON
+ *   --quick          only 64x64 latents (no 1024x1024 or 2048x2048 runs)  (env VAECHECK_BENCH_QUICK=1)
+ *   --no-2048        skip the tiled 2048x2048 run
+ *   --malloc MODE    default | hugetlb | both: the whole-process runs without / with
+ *                    GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (transparent huge pages for malloc)
+ *   --threads N      set VAECHECK_THREADS=N everywhere (default: unset, i.e. all CPUs)
+ *   --seed N         weight and latent seed (default 1)
+ *   --latent N       small latent size (default 64; --quick --latent 16 for a smoke run)
+ *   --json FILE      also write the results as JSON
  * Exit code 0 whatever the targets say (it is a measurement, not a test); 1 when a child fails.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GraphBuilder, ints } from '../../src/graph/builder.js';
-import type { VaeWeights } from '../../src/graph/vae-graph.js';
+import { imageFiles } from '../../src/decode.js';
+import { type Precision } from '../../src/dtype.js';
+import { DECODER_INPUT } from '../../src/graph/vae-graph.js';
 import { decoderFlops } from '../../src/architecture/flops.js';
-import { Session, runtimeVersion } from '../../src/runtime/session.js';
-
-import { VaeRunner } from '../../src/vae-runner.js';
-import { SDXL_SCALING_FACTOR, type Tensor32, type VaeArchitecture } from '../../src/architecture/vae-architecture.js';
-import { expectedShapes } from '../../src/architecture/shapes.js';
+import { OutputSet } from '../../src/io/output-files.js';
+import { Session, THREADS_ENV, defaultThreads, runtimeVersion } from '../../src/runtime/session.js';
+import { prepareGraph, VaeRunner } from '../../src/vae-runner.js';
+import { loadVae } from '../../src/weights/load.js';
 import { randomNormal } from '../../src/tensors/random.js';
-import type { Tensor } from '../../src/tensor.js';
+import { SDXL_SCALING_FACTOR } from '../../src/architecture/vae-architecture.js';
+import { type ConvTiming, LAYOUTS, type Layout, bestOf, ceilingShapes, decoderFlopsByResolution, timeConv, weightedCeiling } from './conv-ceiling.js';
+import { KINDS, type ProfileSummary, summarizeProfile } from './ort-profile.js';
+import { SDXL_DECODER_ARCH, paramCount, randomDecoderWeights, writeVaeFile } from './random-vae.js';
 
-const TARGETS = { ceilingShare: 0.7, rss128: 4e9, fp16Ratio: 1.15, instrumentRatio: 1.1 } as const;
+const TARGETS = { peerRatio: 0.2, ceilingShare: 0.75, emulationRatio: 1.1, instrumentRatio: 1.1, scale1024: 4.5, rss1024: 4e9, rss2048: 24e9 } as const;
+/**
+ * The PyTorch CPU peer (diffusers AutoencoderKL, PyTorch with oneDNN) decoding the same 64x64 latent to
+ * 512x512 in fp32, whole process, measured side by side with vaecheck on a 2-core AVX-512 machine
+ * (issue 12). PyTorch cannot be installed here (no Python package index), so it is quoted, not rerun.
+ */
+const PEER_512_S = 37.4;
 const RESULT_TAG = 'BENCH_RESULT ';
 const HUGETLB = 'glibc.malloc.hugetlb=1';
-
-const SDXL_DECODER_ARCH: VaeArchitecture = {
-  blockOutChannels: [128, 256, 512, 512],
-  layersPerBlock: 2,
-  groups: 32,
-  eps: 1e-6,
-  latentChannels: 4,
-  inChannels: 3,
-  outChannels: 3,
-  midAttention: true,
-  quantConv: true,
-  postQuantConv: true,
-  scalingFactor: SDXL_SCALING_FACTOR,
-  shiftFactor: 0,
-  scalingFactorSource: 'default',
-  family: { family: 'sdxl', source: 'default' },
-  hasEncoder: false,
-  hasDecoder: true,
-};
-
-// ---------------------------------------------------------------------------------------------
-// seeded random weights
-
-/** FNV-1a of a key, so each tensor's stream depends on its name and the seed, not on key order. */
-function keySeed(key: string, seed: number): number {
-  let h = 0x811c9dc5 ^ seed;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  return h >>> 0 || 1;
-}
-
-/**
- * Fills `out` with uniform values of mean `mean` and standard deviation `std` (xorshift32: fast,
- * seeded; a uniform with the right variance is enough to keep activations at a realistic scale).
- */
-function fillUniform(out: Float32Array, seed: number, mean: number, std: number): void {
-  const half = std * Math.sqrt(3); // U(-a, a) has variance a^2 / 3
-  const scale = (2 * half) / 4294967296;
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < out.length; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = mean - half + (s >>> 0) * scale;
-  }
-}
-
-/**
- * Decoder weights for `arch`: convs and linears N(0, g / fan_in)-like with g = 2 for the convs
- * reading a SiLU output (resnet conv1 / conv2), g = 1 elsewhere, conv_out scaled down so that the
- * image lands mostly in [-1, 1]; GroupNorm gamma 1 ± 0.1, biases std 0.02.
- */
-function randomDecoderWeights(arch: VaeArchitecture, seed: number): VaeWeights {
-  const weights = new Map<string, Tensor32>();
-  for (const [key, shape] of expectedShapes(arch, 'decoder')) {
-    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-    const s = keySeed(key, seed);
-    const isNorm = /norm[^.]*\.(weight|bias)$/.test(key);
-    if (key.endsWith('.bias')) {
-      fillUniform(data, s, 0, 0.02);
-    } else if (isNorm) {
-      fillUniform(data, s, 1, 0.1);
-    } else {
-      const fanIn = shape.slice(1).reduce((a, b) => a * b, 1);
-      let gain = /\.conv[12]\.weight$/.test(key) ? 2 : 1;
-      if (key === 'decoder.conv_out.weight') gain = 0.05;
-      fillUniform(data, s, 0, Math.sqrt(gain / fanIn));
-    }
-    weights.set(key, { shape, data });
-  }
-  return { arch, weights };
-}
-
-function paramCount(vae: VaeWeights): number {
-  let n = 0;
-  for (const t of vae.weights.values()) n += t.data.length;
-  return n;
-}
-
-// ---------------------------------------------------------------------------------------------
-// children: each measures one thing and prints one tagged JSON line
-
-interface ChildBase {
-  maxRssBytes: number;
-  /** AnonHugePages of the child at the end (Linux), to see whether hugetlb took effect */
-  hugePageBytes: number | null;
-  malloc: string;
-}
-interface CeilingResult extends ChildBase {
-  kind: 'ceiling';
-  flops: number;
-  createS: number;
-  runsS: number[];
-  bestS: number;
-  gflops: number;
-  /** CPU seconds (all threads) of the fastest-in-CPU run: less sensitive to other load than wall time */
-  bestCpuS: number;
-}
-interface DecodeResult extends ChildBase {
-  kind: 'decode';
-  size: number;
-  params: number;
-  genS: number;
-  createS: number;
-  runsS: number[];
-  bestS: number;
-  flops: number;
-  gflops: number;
-  /** CPU seconds (all threads) of the fastest-in-CPU run */
-  bestCpuS: number;
-  /** resident set right after the session was created (weights held by JS and by onnxruntime) */
-  rssAfterCreateBytes: number;
-  outputStd: number;
-  nonFinite: number;
-}
-interface RatioResult extends ChildBase {
-  kind: 'ratio';
-  size: number;
-  createS: Record<string, number>;
-  runsS: Record<string, number[]>;
-  bestS: Record<string, number>;
-  nonFinite: Record<string, number>;
-  maxAbsFp16?: number;
-}
-type ChildResult = CeilingResult | DecodeResult | RatioResult;
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 const now = () => performance.now() / 1000;
-/** user + system CPU seconds of this process (all threads) */
 const cpuS = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;
 };
 const log = (msg: string) => process.stderr.write(`  [${process.pid}] ${msg}\n`);
-const rssBytes = () => process.resourceUsage().maxRSS * 1024;
-const mallocMode = () => (process.env.GLIBC_TUNABLES?.includes(HUGETLB) ? 'hugetlb' : 'default');
-function hugePageBytes(): number | null {
-  try {
-    const m = /AnonHugePages:\s+(\d+) kB/.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'));
-    return m ? Number(m[1]) * 1024 : null;
-  } catch {
-    return null;
-  }
-}
-const childBase = (): ChildBase => ({ maxRssBytes: rssBytes(), hugePageBytes: hugePageBytes(), malloc: mallocMode() });
-
-async function childCeiling(threads?: number): Promise<CeilingResult> {
-  const c = 512;
-  const hw = 128;
-  const b = new GraphBuilder('conv_ceiling');
-  const x = b.input('x', [1, c, hw, hw]);
-  const w = new Float32Array(c * c * 9);
-  fillUniform(w, 7, 0, Math.sqrt(1 / (c * 9)));
-  const bias = new Float32Array(c);
-  const y = b.node('Conv', 'conv', [x, b.weight('conv.weight', [c, c, 3, 3], w), b.weight('conv.bias', [c], bias)], {
-    kernel_shape: ints([3, 3]),
-    pads: ints([1, 1, 1, 1]),
-  });
-  b.output(y, [1, c, hw, hw]);
-  const t0 = now();
-  const session = await Session.create(b.build(), { threads });
-  const createS = now() - t0;
-  const input = { shape: [1, c, hw, hw], data: randomNormal(3, c * hw * hw) };
-  await session.run({ x: input }); // warm-up
-  const runsS: number[] = [];
-  const cpuRuns: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    const t = now();
-    const c0 = cpuS();
-    await session.run({ x: input });
-    runsS.push(now() - t);
-    cpuRuns.push(cpuS() - c0);
-  }
-  const base = childBase();
-  await session.release();
-  const flops = 2 * c * c * 9 * hw * hw;
-  const bestS = Math.min(...runsS);
-  return { kind: 'ceiling', flops, createS, runsS, bestS, gflops: flops / bestS / 1e9, bestCpuS: Math.min(...cpuRuns), ...base };
-}
+const maxRssBytes = () => process.resourceUsage().maxRSS * 1024;
 
 function latents(seed: number, size: number) {
   const data = randomNormal(seed + 1000, 4 * size * size);
@@ -226,129 +71,167 @@ function latents(seed: number, size: number) {
   return { shape: [1, 4, size, size], data };
 }
 
-function outputStats(data: Float32Array): { std: number; nonFinite: number } {
-  let n = 0;
-  let s = 0;
-  let s2 = 0;
+function nonFinite(data: Float32Array): number {
   let bad = 0;
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i];
-    if (!Number.isFinite(v)) {
-      bad++;
-      continue;
-    }
-    n++;
-    s += v;
-    s2 += v * v;
-  }
-  const mean = n ? s / n : 0;
-  return { std: n ? Math.sqrt(Math.max(0, s2 / n - mean * mean)) : NaN, nonFinite: bad };
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) bad++;
+  return bad;
 }
 
-async function childDecode(size: number, runs: number, seed: number, threads?: number): Promise<DecodeResult> {
-  let t = now();
+// ---------------------------------------------------------------------------------------------
+// children: each measures one thing and prints one tagged JSON line
+
+interface CeilingResult {
+  kind: 'ceiling';
+  size: number;
+  threads: number;
+  flops: number;
+  flopsByRes: number[];
+  runsS: number[];
+  cpuRunsS: number[];
+  timings: ConvTiming[];
+  maxRssBytes: number;
+}
+
+/** fp32 decode runs interleaved with rounds of single-conv timings, in one process. */
+async function childCeiling(size: number, seed: number): Promise<CeilingResult> {
   const vae = randomDecoderWeights(SDXL_DECODER_ARCH, seed);
-  const genS = now() - t;
-  log(`weights generated in ${genS.toFixed(2)} s; creating the fp32 session`);
-  t = now();
-  const runner = await VaeRunner.create(vae, 'decoder', { precision: 'fp32', threads });
-  const createS = now() - t;
-  const rssAfterCreateBytes = process.memoryUsage().rss;
+  const runner = await VaeRunner.create(vae, 'decoder', { precision: 'fp32' });
   const input = latents(seed, size);
+  const shapes = ceilingShapes(SDXL_DECODER_ARCH, size);
+  const timings: ConvTiming[] = [];
   const runsS: number[] = [];
-  const cpuRuns: number[] = [];
-  let stats = { std: NaN, nonFinite: 0 };
-  for (let i = 0; i < runs; i++) {
-    t = now();
-    const c0 = cpuS();
-    const { output } = await runner.run(input);
-    runsS.push(now() - t);
-    cpuRuns.push(cpuS() - c0);
-    log(`fp32 ${size}x${size} run ${i + 1}/${runs}: ${runsS[i].toFixed(2)} s`);
-    stats = outputStats(output.data);
-  }
-  const base = childBase(); // before release, while the arena is still held
-  await runner.release();
-  const flops = decoderFlops(SDXL_DECODER_ARCH, 1, size, size);
-  const bestS = Math.min(...runsS);
-  return {
-    kind: 'decode',
-    size,
-    params: paramCount(vae),
-    genS,
-    createS,
-    runsS,
-    bestS,
-    flops,
-    gflops: flops / bestS / 1e9,
-    bestCpuS: Math.min(...cpuRuns),
-    rssAfterCreateBytes,
-    outputStd: stats.std,
-    nonFinite: stats.nonFinite,
-    ...base,
-  };
-}
-
-async function childRatio(size: number, runs: number, seed: number, threads?: number): Promise<RatioResult> {
-  const vae = randomDecoderWeights(SDXL_DECODER_ARCH, seed);
-  const configs = {
-    fp32: { precision: 'fp32' as const },
-    fp16: { precision: 'fp16' as const },
-    fp16_instrumented: { precision: 'fp16' as const, instrument: true },
-  };
-  const names = Object.keys(configs) as (keyof typeof configs)[];
-  const runners = {} as Record<string, VaeRunner>;
-  const createS: Record<string, number> = {};
-  for (const name of names) {
+  const cpuRunsS: number[] = [];
+  let rss = 0;
+  for (let round = 0; round < 2; round++) {
     const t = now();
-    runners[name] = await VaeRunner.create(vae, 'decoder', { ...configs[name], threads });
-    createS[name] = now() - t;
-    log(`${name} session created in ${createS[name].toFixed(2)} s`);
-  }
-  const input = latents(seed, size);
-  const runsS: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
-  const nonFinite: Record<string, number> = {};
-  let maxAbsFp16: number | undefined;
-  // interleaved so that a slow spell of the machine does not land on one config only
-  for (let r = 0; r < runs; r++) {
-    for (const name of names) {
-      const t = now();
-      const res = await runners[name].run(input);
-      runsS[name].push(now() - t);
-      log(`${name} ${size}x${size} run ${r + 1}/${runs}: ${runsS[name][r].toFixed(2)} s`);
-      nonFinite[name] = outputStats(res.output.data).nonFinite;
-      if (res.layers) maxAbsFp16 = Math.max(...res.layers.map((l) => l.maxAbs));
+    const c = cpuS();
+    const out = await runner.run(input);
+    runsS.push(now() - t);
+    cpuRunsS.push(cpuS() - c);
+    if (round === 0) rss = maxRssBytes(); // before any ceiling session adds its own buffers
+    log(`fp32 ${size}x${size} decode ${round + 1}/2: ${runsS[round].toFixed(2)} s (${cpuRunsS[round].toFixed(1)} CPU s), ${nonFinite(out.output.data as Float32Array)} non-finite`);
+    for (const shape of shapes) {
+      for (const layout of Object.keys(LAYOUTS) as Layout[]) {
+        const tm = await timeConv(shape, layout, {});
+        timings.push(tm);
+        log(`conv ${shape.channels}->${shape.channels} at ${shape.size}² ${layout}: ${(tm.flops / tm.bestS / 1e9).toFixed(0)} GFLOP/s`);
+      }
     }
   }
-  const base = childBase();
-  for (const name of names) await runners[name].release();
-  const bestS = Object.fromEntries(names.map((n) => [n, Math.min(...runsS[n])]));
-  return { kind: 'ratio', size, createS, runsS, bestS, nonFinite, maxAbsFp16, ...base };
+  await runner.release();
+  return { kind: 'ceiling', size, threads: defaultThreads(), flops: decoderFlops(SDXL_DECODER_ARCH, 1, size, size), flopsByRes: decoderFlopsByResolution(SDXL_DECODER_ARCH, size), runsS, cpuRunsS, timings: bestOf(timings), maxRssBytes: rss };
 }
+
+interface PrecisionConfig {
+  name: string;
+  precision: Precision;
+  instrument?: boolean;
+}
+const PRECISION_CONFIGS: PrecisionConfig[] = [
+  { name: 'fp32', precision: 'fp32' },
+  { name: 'fp16', precision: 'fp16' },
+  { name: 'bf16', precision: 'bf16' },
+  { name: 'fp16 + instrument', precision: 'fp16', instrument: true },
+];
+
+interface PrecisionResult {
+  kind: 'precision';
+  size: number;
+  createS: Record<string, number>;
+  runsS: Record<string, number[]>;
+  cpuRunsS: Record<string, number[]>;
+  profiles: Record<string, ProfileSummary>;
+  maxRssBytes: number;
+}
+
+/** Each config's session profiled; runs interleaved so that a slow spell does not land on one config. */
+async function childPrecision(size: number, seed: number, runs: number): Promise<PrecisionResult> {
+  const vae = randomDecoderWeights(SDXL_DECODER_ARCH, seed);
+  const dir = mkdtempSync(join(tmpdir(), 'vaecheck-profile-'));
+  try {
+    const sessions: Record<string, Session> = {};
+    const createS: Record<string, number> = {};
+    for (const c of PRECISION_CONFIGS) {
+      const t = now();
+      sessions[c.name] = await Session.create(prepareGraph(vae, 'decoder', { precision: c.precision, instrument: c.instrument }), { profilePrefix: join(dir, c.name.replace(/\W+/g, '_')) });
+      createS[c.name] = now() - t;
+    }
+    const input = latents(seed, size);
+    const runsS: Record<string, number[]> = Object.fromEntries(PRECISION_CONFIGS.map((c) => [c.name, []]));
+    const cpuRunsS: Record<string, number[]> = Object.fromEntries(PRECISION_CONFIGS.map((c) => [c.name, []]));
+    for (let r = 0; r < runs; r++) {
+      for (const c of PRECISION_CONFIGS) {
+        const t = now();
+        const cpu = cpuS();
+        await sessions[c.name].run({ [DECODER_INPUT]: input });
+        runsS[c.name].push(now() - t);
+        cpuRunsS[c.name].push(cpuS() - cpu);
+        log(`${c.name} ${size}x${size} run ${r + 1}/${runs}: ${runsS[c.name][r].toFixed(2)} s (${cpuRunsS[c.name][r].toFixed(1)} CPU s)`);
+      }
+    }
+    const profiles: Record<string, ProfileSummary> = {};
+    for (const c of PRECISION_CONFIGS) {
+      profiles[c.name] = summarizeProfile(sessions[c.name].endProfiling());
+      await sessions[c.name].release();
+    }
+    return { kind: 'precision', size, createS, runsS, cpuRunsS, profiles, maxRssBytes: maxRssBytes() };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface StepsResult {
+  kind: 'steps';
+  size: number;
+  seconds: { load: number; graph: number; session: number; run: number; write: number };
+  maxRssBytes: number;
+}
+
+/** What `vaecheck decode` does, step by step, timed: where time goes outside onnxruntime's run. */
+async function childSteps(size: number, seed: number, vaeFile: string, outDir: string): Promise<StepsResult> {
+  let t = now();
+  const vae = loadVae(vaeFile);
+  const load = now() - t;
+  t = now();
+  const graph = prepareGraph(vae, 'decoder', { precision: 'fp32' });
+  const graphS = now() - t;
+  t = now();
+  const session = await Session.create(graph, {});
+  const sessionS = now() - t;
+  t = now();
+  const out = await session.run({ [DECODER_INPUT]: latents(seed, size) });
+  const run = now() - t;
+  await session.release();
+  t = now();
+  const image = out[graph.outputs[0].name];
+  const set = new OutputSet(true);
+  for (const [path, bytes] of await imageFiles(join(outDir, 'steps.png'), { shape: image.shape, data: image.data as Float32Array })) set.add(path, bytes);
+  set.commit();
+  const write = now() - t;
+  return { kind: 'steps', size, seconds: { load, graph: graphS, session: sessionS, run, write }, maxRssBytes: maxRssBytes() };
+}
+
+type ChildResult = CeilingResult | PrecisionResult | StepsResult;
 
 // ---------------------------------------------------------------------------------------------
 // parent
 
 interface Options {
   quick: boolean;
+  large: boolean;
   malloc: 'hugetlb' | 'default' | 'both';
   threads?: number;
   seed: number;
-  /** the small latent size (the large one is twice it) */
   latent: number;
   json?: string;
   child?: string;
+  vaeFile?: string;
+  outDir?: string;
 }
 
 function parseArgs(argv: string[]): Options {
   const env = process.env;
-  const opts: Options = {
-    quick: env.VAECHECK_BENCH_QUICK === '1',
-    malloc: (env.VAECHECK_BENCH_MALLOC as Options['malloc']) ?? 'default',
-    threads: env.VAECHECK_BENCH_THREADS ? Number(env.VAECHECK_BENCH_THREADS) : undefined,
-    seed: 1,
-    latent: 64,
-  };
+  const opts: Options = { quick: env.VAECHECK_BENCH_QUICK === '1', large: true, malloc: 'default', seed: 1, latent: 64 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -357,13 +240,16 @@ function parseArgs(argv: string[]): Options {
       return v;
     };
     if (a === '--quick') opts.quick = true;
+    else if (a === '--no-2048') opts.large = false;
     else if (a === '--malloc') opts.malloc = value() as Options['malloc'];
     else if (a === '--threads') opts.threads = Number(value());
     else if (a === '--seed') opts.seed = Number(value());
     else if (a === '--json') opts.json = value();
     else if (a === '--latent') opts.latent = Number(value());
     else if (a === '--child') opts.child = value();
-    else throw new Error(`Expected one of --quick, --malloc, --threads, --seed, --latent, --json but received ${a}`);
+    else if (a === '--vae-file') opts.vaeFile = value();
+    else if (a === '--out-dir') opts.outDir = value();
+    else throw new Error(`Expected one of --quick, --no-2048, --malloc, --threads, --seed, --latent, --json but received ${a}`);
   }
   if (!['hugetlb', 'default', 'both'].includes(opts.malloc)) throw new Error(`Expected hugetlb, default or both for --malloc but received ${opts.malloc}`);
   if (opts.threads !== undefined && !(Number.isInteger(opts.threads) && opts.threads > 0)) throw new Error(`Expected a positive integer for --threads but received ${opts.threads}`);
@@ -372,15 +258,22 @@ function parseArgs(argv: string[]): Options {
   return opts;
 }
 
-function runChild(task: string, opts: Options, hugetlb: boolean): Promise<ChildResult> {
-  const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', task, '--seed', String(opts.seed)];
-  if (opts.threads) args.push('--threads', String(opts.threads));
+/** The environment of a user who sets nothing (plus --threads when the benchmark was given it). */
+function userEnv(opts: Options, hugetlb: boolean): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env.GLIBC_TUNABLES;
+  delete env[THREADS_ENV];
+  delete env.NODE_OPTIONS;
   if (hugetlb) env.GLIBC_TUNABLES = HUGETLB;
-  process.stderr.write(`- ${task} (${hugetlb ? 'hugetlb' : 'default malloc'})\n`);
+  if (opts.threads) env[THREADS_ENV] = String(opts.threads);
+  return env;
+}
+
+function runChild(task: string, opts: Options, extra: string[] = []): Promise<ChildResult> {
+  const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', task, '--seed', String(opts.seed), ...extra];
+  process.stderr.write(`- ${task}\n`);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, args, { env: userEnv(opts, false), stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', reject);
@@ -392,9 +285,50 @@ function runChild(task: string, opts: Options, hugetlb: boolean): Promise<ChildR
   });
 }
 
+interface CliResult {
+  size: number;
+  malloc: 'default' | 'hugetlb';
+  wallS: number;
+  cpuS: number;
+  maxRssBytes: number;
+  tiled: boolean;
+  stdout: string;
+}
+
+/** `vaecheck decode` as a user runs it, whole process; CPU and peak RSS from rusage-preload.mjs. */
+async function runCli(size: number, vaeFile: string, dir: string, opts: Options, hugetlb: boolean): Promise<CliResult> {
+  const usageDir = mkdtempSync(join(dir, 'rusage-'));
+  const env = userEnv(opts, hugetlb);
+  env.NODE_OPTIONS = `--import=${new URL('rusage-preload.mjs', import.meta.url).href}`;
+  env.VAECHECK_BENCH_RUSAGE_DIR = usageDir;
+  const args = [join(ROOT, 'bin', 'run.js'), 'decode', '--vae', vaeFile, '--random', '--seed', String(opts.seed), '--size', `${size}x${size}`, '--out', join(dir, `cli-${size}.png`), '--force'];
+  process.stderr.write(`- vaecheck decode --size ${size}x${size}${hugetlb ? ` (GLIBC_TUNABLES=${HUGETLB})` : ''}\n`);
+  const t = now();
+  const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', (c) => resolve({ code: c, stdout: out }));
+  });
+  const wallS = now() - t;
+  if (code !== 0) throw new Error(`vaecheck decode --size ${size}x${size} exited with ${code}: ${stdout}`);
+  const usages = readdirSync(usageDir).map((f) => JSON.parse(readFileSync(join(usageDir, f), 'utf8')) as NodeJS.ResourceUsage);
+  return {
+    size,
+    malloc: hugetlb ? 'hugetlb' : 'default',
+    wallS,
+    cpuS: usages.reduce((a, u) => a + (u.userCPUTime + u.systemCPUTime) / 1e6, 0),
+    maxRssBytes: Math.max(...usages.map((u) => u.maxRSS * 1024)),
+    tiled: /tiles/.test(stdout),
+    stdout: stdout.trim(),
+  };
+}
+
 const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
 const lpad = (s: string, n: number) => (s.length >= n ? s : ' '.repeat(n - s.length) + s);
 const gb = (bytes: number) => `${(bytes / 1e9).toFixed(2)} GB`;
+const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
 const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
 
 function table(rows: string[][]): string {
@@ -402,104 +336,146 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((cell, c) => (c === 0 ? pad(cell, widths[c]) : lpad(cell, widths[c]))).join('  ')).join('\n');
 }
 
+async function child(opts: Options): Promise<void> {
+  const [task, sizeStr] = opts.child!.split(':');
+  const size = Number(sizeStr);
+  let result: ChildResult;
+  if (task === 'ceiling') result = await childCeiling(size, opts.seed);
+  else if (task === 'precision') result = await childPrecision(size, opts.seed, 2);
+  else if (task === 'steps') result = await childSteps(size, opts.seed, opts.vaeFile!, opts.outDir!);
+  else throw new Error(`Expected ceiling:N, precision:N or steps:N for --child but received ${opts.child}`);
+  process.stdout.write(`${RESULT_TAG}${JSON.stringify(result)}\n`);
+}
+
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
-  if (opts.child) {
-    const [task, sizeStr] = opts.child.split(':');
-    const size = Number(sizeStr);
-    let result: ChildResult;
-    if (task === 'ceiling') result = await childCeiling(opts.threads);
-    else if (task === 'decode') result = await childDecode(size, size >= 128 ? 1 : 2, opts.seed, opts.threads);
-    else if (task === 'ratio') result = await childRatio(size, 2, opts.seed, opts.threads);
-    else throw new Error(`Expected ceiling, decode:N or ratio:N for --child but received ${opts.child}`);
-    process.stdout.write(`${RESULT_TAG}${JSON.stringify(result)}\n`);
-    return;
-  }
+  if (opts.child) return child(opts);
 
   const started = now();
-  const loadBefore = loadavg()[0];
-  const mallocs = opts.malloc === 'both' ? [false, true] : [opts.malloc === 'hugetlb'];
-  const sizes = opts.quick ? [opts.latent] : [opts.latent, 2 * opts.latent];
-  const ceilings: CeilingResult[] = [];
-  const decodes: DecodeResult[] = [];
-  for (const huge of mallocs) {
-    ceilings.push((await runChild('ceiling', opts, huge)) as CeilingResult);
-    for (const s of sizes) decodes.push((await runChild(`decode:${s}`, opts, huge)) as DecodeResult);
-  }
-  const preferHuge = mallocs[mallocs.length - 1];
-  const ratio = (await runChild(`ratio:${opts.latent}`, opts, preferHuge)) as RatioResult;
+  const loadBefore = loadavg();
+  const L = opts.latent;
+  const dir = mkdtempSync(join(tmpdir(), 'vaecheck-bench-'));
+  try {
+    const vae = randomDecoderWeights(SDXL_DECODER_ARCH, opts.seed);
+    const vaeFile = join(dir, 'sdxl-random-decoder.safetensors');
+    writeVaeFile(vae, vaeFile);
+    const params = paramCount(vae);
 
-  const cpu = cpus();
-  const lines: string[] = [];
-  lines.push('');
-  lines.push(`vaecheck decode benchmark: onnxruntime-node ${runtimeVersion()}, node ${process.version}, ${cpu[0]?.model ?? 'cpu'} x${cpu.length}, ${gb(totalmem())} RAM, threads ${opts.threads ?? 'ORT default'}, seed ${opts.seed}`);
-  const d0 = decodes[0];
-  lines.push(`model: SDXL-architecture decoder (blocks [128, 256, 512, 512], 2 layers, 32 groups, mid attention), ${(d0.params / 1e6).toFixed(1)}M random params generated in ${d0.genS.toFixed(2)} s`);
-  lines.push('');
-  lines.push('practical ceiling: one Conv 512->512 3x3 on 1x512x128x128 (warm-up, best of 3)');
-  const ceilRows = [['malloc', 'GFLOP', 'best s', 'GFLOP/s', 'CPU s', 'GFLOP per CPU-s', 'peak RSS']];
-  for (const c of ceilings) {
-    ceilRows.push([c.malloc, (c.flops / 1e9).toFixed(1), c.bestS.toFixed(3), c.gflops.toFixed(0), c.bestCpuS.toFixed(3), (c.flops / c.bestCpuS / 1e9).toFixed(0), gb(c.maxRssBytes)]);
-  }
-  lines.push(table(ceilRows));
-  lines.push('');
-  lines.push(`fp32 decode, batch 1 (best of 2 below 128x128, 1 run from 128x128 up). Targets: >= ${TARGETS.ceilingShare * 100}% of the ceiling; peak RSS < ${gb(TARGETS.rss128)} at 128x128`);
-  const decRows = [['latent', 'malloc', 'create s', 'runs s', 'best s', 'TFLOP', 'GFLOP/s', '% ceiling', 'target', '% ceiling (CPU s)', 'RSS after create', 'peak RSS', 'RSS target', 'huge pages', 'out std', 'non-finite']];
-  const ceilingOf = (m: string) => ceilings.find((c) => c.malloc === m)!;
-  for (const d of decodes) {
-    const share = d.gflops / ceilingOf(d.malloc).gflops;
-    const rssCell = d.size >= 128 ? `${verdict(d.maxRssBytes < TARGETS.rss128)}` : '-';
-    decRows.push([
-      `${d.size}x${d.size}`,
-      d.malloc,
-      d.createS.toFixed(2),
-      d.runsS.map((x) => x.toFixed(2)).join(' / '),
-      d.bestS.toFixed(2),
-      (d.flops / 1e12).toFixed(2),
-      d.gflops.toFixed(0),
-      `${(share * 100).toFixed(0)}%`,
-      verdict(share >= TARGETS.ceilingShare),
-      `${((d.flops / d.bestCpuS / (ceilingOf(d.malloc).flops / ceilingOf(d.malloc).bestCpuS)) * 100).toFixed(0)}%`,
-      gb(d.rssAfterCreateBytes),
-      gb(d.maxRssBytes),
-      rssCell,
-      d.hugePageBytes === null ? '?' : gb(d.hugePageBytes),
-      d.outputStd.toFixed(3),
-      String(d.nonFinite),
-    ]);
-  }
-  lines.push(table(decRows));
-  lines.push('(% ceiling compares wall-clock GFLOP/s, the target; "% ceiling (CPU s)" compares FLOP per CPU-second of the process, which other load on the machine disturbs less)');
-  lines.push('');
-  const b = ratio.bestS;
-  const r16 = b.fp16 / b.fp32;
-  const rInst = b.fp16_instrumented / b.fp16;
-  lines.push(`precision emulation at ${ratio.size}x${ratio.size} (one process, ${ratio.malloc} malloc, runs interleaved, best of 2; create s excluded)`);
-  const ratioRows = [
-    ['config', 'create s', 'runs s', 'best s', 'ratio', 'target', 'verdict', 'non-finite'],
-    ['fp32', ratio.createS.fp32.toFixed(2), ratio.runsS.fp32.map((x) => x.toFixed(2)).join(' / '), b.fp32.toFixed(2), '-', '-', '-', String(ratio.nonFinite.fp32)],
-    ['fp16 (emulated) / fp32', ratio.createS.fp16.toFixed(2), ratio.runsS.fp16.map((x) => x.toFixed(2)).join(' / '), b.fp16.toFixed(2), r16.toFixed(3), `<= ${TARGETS.fp16Ratio}`, verdict(r16 <= TARGETS.fp16Ratio), String(ratio.nonFinite.fp16)],
-    [
-      'fp16 + instrument / fp16',
-      ratio.createS.fp16_instrumented.toFixed(2),
-      ratio.runsS.fp16_instrumented.map((x) => x.toFixed(2)).join(' / '),
-      b.fp16_instrumented.toFixed(2),
-      rInst.toFixed(3),
-      `<= ${TARGETS.instrumentRatio}`,
-      verdict(rInst <= TARGETS.instrumentRatio),
-      String(ratio.nonFinite.fp16_instrumented),
-    ],
-  ];
-  lines.push(table(ratioRows));
-  lines.push(`peak RSS of this process (three sessions): ${gb(ratio.maxRssBytes)}`);
-  if (ratio.maxAbsFp16 !== undefined) lines.push(`largest |x| over traced fp16 ops: ${ratio.maxAbsFp16.toPrecision(4)} (fp16 limit 65504)`);
-  lines.push('');
-  const loadAfter = loadavg()[0];
-  lines.push(`total ${(now() - started).toFixed(0)} s; 1-min load average ${loadBefore.toFixed(2)} at the start, ${loadAfter.toFixed(2)} at the end on ${cpu.length} CPUs`);
-  if (Math.max(loadBefore, loadAfter) > 0.5 * cpu.length) lines.push('warning: the machine was busy with other work; absolute figures are low and noisy (the interleaved ratios less so)');
-  process.stdout.write(`${lines.join('\n')}\n`);
-  if (opts.json) {
-    writeFileSync(opts.json, `${JSON.stringify({ options: { ...opts, child: undefined }, runtime: runtimeVersion(), node: process.version, cpu: cpu[0]?.model, cpus: cpu.length, targets: TARGETS, ceilings, decodes, ratio }, null, 2)}\n`);
+    const mallocs = opts.malloc === 'both' ? [false, true] : [opts.malloc === 'hugetlb'];
+    const cli: CliResult[] = [];
+    for (const huge of mallocs) cli.push(await runCli(L, vaeFile, dir, opts, huge));
+    const steps = (await runChild(`steps:${L}`, opts, ['--vae-file', vaeFile, '--out-dir', dir])) as StepsResult;
+    const ceiling = (await runChild(`ceiling:${L}`, opts)) as CeilingResult;
+    const prec = (await runChild(`precision:${L}`, opts)) as PrecisionResult;
+    if (!opts.quick) {
+      for (const huge of mallocs) cli.push(await runCli(2 * L, vaeFile, dir, opts, huge));
+      if (opts.large) cli.push(await runCli(4 * L, vaeFile, dir, opts, false));
+    }
+
+    const cpu = cpus();
+    const lines: string[] = [''];
+    const px = (s: number) => `${8 * s}x${8 * s}`;
+    lines.push(`vaecheck decode benchmark: onnxruntime-node ${runtimeVersion()}, node ${process.version}, ${cpu[0]?.model ?? 'cpu'} x${cpu.length}, ${gb(totalmem())} RAM, ${ceiling.threads} onnxruntime threads${opts.threads ? ' (--threads)' : ' (default: all CPUs)'}, seed ${opts.seed}`);
+    lines.push(`model: SDXL-architecture decoder (blocks [128, 256, 512, 512], 2 layers, 32 groups, mid attention), ${(params / 1e6).toFixed(1)}M random params, fp32 safetensors`);
+    lines.push('');
+
+    // 1. whole process
+    lines.push(`1. whole process: vaecheck decode --vae <file> --random --size NxN --out x.png, nothing else set. PyTorch CPU peer at 512x512: ${PEER_512_S} s (quoted from issue 12; PyTorch is not installable here)`);
+    const base = (m: string) => cli.find((c) => c.size === L && c.malloc === m);
+    const cliRows = [['image', 'malloc', 'wall s', 'CPU s', 'peak RSS', 'tiled', 'vs 512x512', 'vs PyTorch peer', 'targets']];
+    for (const c of cli) {
+      const b = base(c.malloc);
+      const rel = c.size === L ? '-' : (c.wallS / b!.wallS).toFixed(2) + 'x';
+      let target = '-';
+      if (c.size === L && L === 64) target = `${verdict(c.wallS / PEER_512_S <= TARGETS.peerRatio)} (<= ${TARGETS.peerRatio}x peer)`;
+      if (c.size === 2 * L) target = `${verdict(c.wallS / b!.wallS <= TARGETS.scale1024)} (<= ${TARGETS.scale1024}x), ${verdict(c.maxRssBytes <= TARGETS.rss1024)} (<= 4 GB)`;
+      if (c.size === 4 * L) target = `${verdict(c.maxRssBytes <= TARGETS.rss2048)} (<= 24 GB)`;
+      cliRows.push([px(c.size), c.malloc, c.wallS.toFixed(1), c.cpuS.toFixed(1), gb(c.maxRssBytes), c.tiled ? 'yes' : 'no', rel, L === 64 && c.size === L ? (c.wallS / PEER_512_S).toFixed(2) + 'x' : '-', target]);
+    }
+    lines.push(table(cliRows));
+    lines.push(`(FLOP ratio 1024/512: ${(decoderFlops(SDXL_DECODER_ARCH, 1, 2 * L, 2 * L) / decoderFlops(SDXL_DECODER_ARCH, 1, L, L)).toFixed(2)}x)`);
+    lines.push('');
+
+    // 2. steps
+    const s = steps.seconds;
+    const total = s.load + s.graph + s.session + s.run + s.write;
+    lines.push(`2. the same ${px(L)} decode in-process, step by step (seconds; the rest of the whole-process time is node, module loading and the CLI)`);
+    lines.push(table([
+      ['load weights', 'build graph', 'create session', 'run', 'write PNG', 'sum', 'outside the run'],
+      [s.load.toFixed(2), s.graph.toFixed(2), s.session.toFixed(2), s.run.toFixed(2), s.write.toFixed(2), total.toFixed(2), pct((total - s.run) / total)],
+    ]));
+    lines.push('');
+
+    // 3. ceiling
+    const shapes = ceilingShapes(SDXL_DECODER_ARCH, L);
+    lines.push(`3. single 3x3 convs of the decoder's shapes, same process and session options as the fp32 decode (warm-up + best of 3, best of 2 rounds); GFLOP/s wall and per CPU-second`);
+    const convRows = [['conv', 'share of decode FLOPs', ...Object.keys(LAYOUTS).flatMap((l) => [`${l} GFLOP/s`, `${l} per CPU-s`])]];
+    shapes.forEach((sh, k) => {
+      const row = [`${sh.channels}->${sh.channels} at ${sh.size}²`, pct(ceiling.flopsByRes[k] / ceiling.flops)];
+      for (const l of Object.keys(LAYOUTS) as Layout[]) {
+        const t = ceiling.timings.find((x) => x.layout === l && x.shape.size === sh.size && x.shape.channels === sh.channels)!;
+        row.push((t.flops / t.bestS / 1e9).toFixed(0), (t.flops / t.bestCpuS / 1e9).toFixed(0));
+      }
+      convRows.push(row);
+    });
+    lines.push(table(convRows));
+    const ceil = weightedCeiling(ceiling.flopsByRes, shapes, ceiling.timings);
+    const ceilCpu = weightedCeiling(ceiling.flopsByRes, shapes, ceiling.timings, true);
+    const bestRun = Math.min(...ceiling.runsS);
+    const bestCpu = Math.min(...ceiling.cpuRunsS);
+    const rate = ceiling.flops / bestRun;
+    const rateCpu = ceiling.flops / bestCpu;
+    lines.push(`fp32 decode ${px(L)}: ${(ceiling.flops / 1e12).toFixed(2)} TFLOP, runs ${ceiling.runsS.map((x) => x.toFixed(2)).join(' / ')} s (${ceiling.cpuRunsS.map((x) => x.toFixed(1)).join(' / ')} CPU s), peak RSS ${gb(ceiling.maxRssBytes)}`);
+    lines.push(`  ${(rate / 1e9).toFixed(0)} GFLOP/s against a FLOP-weighted ceiling of ${(ceil / 1e9).toFixed(0)} GFLOP/s = ${pct(rate / ceil)} (target >= ${pct(TARGETS.ceilingShare)}: ${verdict(rate / ceil >= TARGETS.ceilingShare)})`);
+    lines.push(`  per CPU-second (less disturbed by other load): ${(rateCpu / 1e9).toFixed(0)} against ${(ceilCpu / 1e9).toFixed(0)} = ${pct(rateCpu / ceilCpu)}`);
+    lines.push('');
+
+    // 4. precision, instrumentation, profile
+    const best = (n: string) => Math.min(...prec.runsS[n]);
+    const bestC = (n: string) => Math.min(...prec.cpuRunsS[n]);
+    lines.push(`4. ${px(L)} decodes in one process, runs interleaved (best of 2), each session profiled by onnxruntime; peak RSS ${gb(prec.maxRssBytes)}`);
+    const ratioRows = [['config', 'create s', 'runs s', 'CPU s', 'ratio', 'ratio (CPU)', 'target']];
+    for (const c of PRECISION_CONFIGS) {
+      const against = c.instrument ? 'fp16' : c.precision === 'fp32' ? undefined : 'fp32';
+      const target = c.instrument ? TARGETS.instrumentRatio : TARGETS.emulationRatio;
+      const r = against ? best(c.name) / best(against) : NaN;
+      const rc = against ? bestC(c.name) / bestC(against) : NaN;
+      ratioRows.push([
+        against ? `${c.name} / ${against}` : c.name,
+        prec.createS[c.name].toFixed(2),
+        prec.runsS[c.name].map((x) => x.toFixed(2)).join(' / '),
+        prec.cpuRunsS[c.name].map((x) => x.toFixed(1)).join(' / '),
+        against ? r.toFixed(3) : '-',
+        against ? rc.toFixed(3) : '-',
+        against ? `${verdict(r <= target)} (<= ${target})` : '-',
+      ]);
+    }
+    lines.push(table(ratioRows));
+    lines.push('');
+    lines.push(`kernel seconds per op type in the last profiled run (onnxruntime's profiler; "executor" is the run's time outside kernels)`);
+    const profRows = [['op type', ...PRECISION_CONFIGS.map((c) => c.name)]];
+    for (const k of KINDS) {
+      if (PRECISION_CONFIGS.every((c) => prec.profiles[c.name].count[k] === 0)) continue;
+      profRows.push([k, ...PRECISION_CONFIGS.map((c) => {
+        const p = prec.profiles[c.name];
+        return `${p.seconds[k].toFixed(2)} (${pct(p.seconds[k] / p.runS)}, ${p.count[k]})`;
+      })]);
+    }
+    profRows.push(['executor', ...PRECISION_CONFIGS.map((c) => (prec.profiles[c.name].runS - prec.profiles[c.name].kernelS).toFixed(2))]);
+    profRows.push(['run', ...PRECISION_CONFIGS.map((c) => prec.profiles[c.name].runS.toFixed(2))]);
+    lines.push(table(profRows));
+    lines.push('(cells: seconds (share of the run, kernels executed))');
+    lines.push('');
+
+    const loadAfter = loadavg();
+    lines.push(`total ${(now() - started).toFixed(0)} s; load average (1, 5, 15 min) ${loadBefore.map((x) => x.toFixed(1)).join(', ')} at the start, ${loadAfter.map((x) => x.toFixed(1)).join(', ')} at the end, on ${cpu.length} CPUs`);
+    if (Math.max(loadBefore[0], loadAfter[0]) > 0.5 * cpu.length) lines.push('warning: the machine was busy with other work; absolute figures are low and noisy (CPU-second figures and interleaved ratios less so)');
+    process.stdout.write(`${lines.join('\n')}\n`);
+    if (opts.json) {
+      writeFileSync(opts.json, `${JSON.stringify({ options: { ...opts, child: undefined }, runtime: runtimeVersion(), node: process.version, cpu: cpu[0]?.model, cpus: cpu.length, load: { before: loadBefore, after: loadAfter }, targets: TARGETS, peer512S: PEER_512_S, cli, steps, ceiling, precision: prec }, null, 2)}\n`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
