@@ -439,6 +439,97 @@ test('decode of a batch SIGKILLed between its PNG renames: the next run finishes
 });
 
 // ---------------------------------------------------------------------------------------------
+// merge --out: one folder transaction, as baseline and compare write theirs
+
+/** The --out folders of `baseline --shard i/2` for both shards (no CI variables may choose a shard). */
+function baselineShards(precision: string): string[] {
+  const parent = fresh(`bl-shards-${precision}`);
+  return [1, 2].map((i) => {
+    const out = join(parent, `s${i}`);
+    const r = cli(['baseline', '--vae', SAFE, '--random', '--batch', '3', '--size', '8x8', '--precision', precision, '--shard', `${i}/2`, '--out', out], { CI_NODE_INDEX: '', CI_NODE_TOTAL: '', VAECHECK_SHARD_TOTAL: '' });
+    assert.equal(r.code, 0, show(r));
+    return out;
+  });
+}
+
+test('merge --out into a folder holding a foreign file is refused (exit 2), even with --force, and left untouched; an earlier merge is replaced with --force', () => {
+  const shards = baselineShards('fp32');
+  const out = join(fresh('merge-foreign'), 'merged');
+  mkdirSync(out);
+  writeFileSync(join(out, 'notes.txt'), 'mine');
+  const before = snapshot(out);
+  for (const force of [[], ['--force']]) {
+    assertError(cli(['merge', ...shards, '--out', out, ...force]), 2, force.length ? /holds notes\.txt, which is not part of an earlier merged baseline output/ : /is not empty \(it holds notes\.txt\); pass --force/);
+    assert.deepEqual(snapshot(out), before);
+    assert.deepEqual(readdirSync(join(out, '..')), ['merged'], 'no staging folder or lock left');
+  }
+  // the user's file beside an earlier merged baseline: still refused with --force
+  rmSync(out, { recursive: true });
+  assert.equal(cli(['merge', ...shards, '--out', out]).code, 0);
+  writeFileSync(join(out, 'latents', 'mine.npy'), 'mine');
+  const merged = snapshot(out);
+  assertError(cli(['merge', ...shards, '--out', out, '--force']), 2, /holds latents\/mine\.npy, which is not part of an earlier merged baseline output/);
+  assert.deepEqual(snapshot(out), merged);
+  rmSync(join(out, 'latents', 'mine.npy'));
+  const again = cli(['merge', ...shards, '--out', out, '--force']);
+  assert.equal(again.code, 0, show(again));
+  assert.equal(cli(['gate', '--baseline', out, '--vae', SAFE]).code, 0);
+  // gate shards: --junit inside --out is part of the folder (replaced by the next --force), --junit outside stays a file
+  const gates = [1, 2].map((i) => {
+    const g = join(fresh('gate-shard'), 'g');
+    const r = cli(['gate', '--baseline', out, '--vae', SAFE, '--shard', `${i}/2`, '--out', g], { CI_NODE_INDEX: '', CI_NODE_TOTAL: '', VAECHECK_SHARD_TOTAL: '' });
+    assert.equal(r.code, 0, show(r));
+    return g;
+  });
+  const gm = join(fresh('gate-merged'), 'gm');
+  const outside = join(fresh('reports'), 'vaecheck.xml');
+  for (const force of [[], ['--force']]) {
+    const r = cli(['merge', ...gates, '--out', gm, '--junit', join(gm, 'reports', 'j.xml'), ...force]);
+    assert.equal(r.code, 0, show(r));
+  }
+  assert.deepEqual(tree(gm), ['gate.json', 'junit.xml', 'reports', 'reports/j.xml']);
+  assert.equal(readFileSync(join(gm, 'reports', 'j.xml'), 'utf8'), readFileSync(join(gm, 'junit.xml'), 'utf8'));
+  // gate.json does not record where --junit went: without the same --junit that file is someone else's
+  const withJunit = snapshot(gm);
+  assertError(cli(['merge', ...gates, '--out', gm, '--force']), 2, /holds reports\/j\.xml, which is not part of an earlier merged gate output/);
+  assert.deepEqual(snapshot(gm), withJunit);
+  const gm2 = join(fresh('gate-merged'), 'gm');
+  const r = cli(['merge', ...gates, '--out', gm2, '--junit', outside]);
+  assert.equal(r.code, 0, show(r));
+  assert.deepEqual(tree(gm2), ['gate.json', 'junit.xml']);
+  assert.equal(readFileSync(outside, 'utf8'), readFileSync(join(gm2, 'junit.xml'), 'utf8'));
+  const gm3 = join(fresh('gate-merged'), 'gm');
+  assertError(cli(['merge', ...gates, '--out', gm3, '--junit', outside]), 2, /vaecheck\.xml already exists; pass --force/);
+  assert.ok(!existsSync(gm3), 'a refused --junit writes no --out either');
+  assert.equal(cli(['merge', ...gates, '--out', gm2, '--junit', outside, '--force']).code, 0);
+});
+
+for (const point of KILL_POINTS) {
+  test(`merge --force of baseline shards SIGKILLed ${point.includes('MID') ? 'between the renames' : 'before the first rename'}: the old merged baseline whole (restored by the reader), then the new one whole`, async () => {
+    const oldShards = baselineShards('fp32');
+    const newShards = baselineShards('fp32,fp16');
+    const parent = fresh('kill-merge');
+    const out = join(parent, 'merged');
+    assert.equal(cli(['merge', ...oldShards, '--out', out]).code, 0);
+    const before = snapshot(out);
+    await killAt(point, ['merge', ...newShards, '--out', out, '--force'], parent);
+    // a reader sees the old merged baseline whole: a swap cut in half is rolled back first
+    const g = cli(['gate', '--baseline', out, '--vae', SAFE, '--precision', 'fp32']);
+    assert.equal(g.code, 0, show(g));
+    assert.deepEqual(snapshot(out), before);
+    // the next writer publishes the new one whole, and nothing of the killed run remains
+    const again = cli(['merge', ...newShards, '--out', out, '--force']);
+    assert.equal(again.code, 0, show(again));
+    assert.deepEqual(readdirSync(parent), ['merged']);
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
+    assert.deepEqual(manifest.precisions, ['fp32', 'fp16']);
+    assert.deepEqual([...snapshot(out).keys()].sort(), ['manifest.json', ...Object.keys(manifest.files)].sort());
+    const gate = cli(['gate', '--baseline', out, '--vae', SAFE, '--precision', 'fp16']);
+    assert.equal(gate.code, 0, show(gate));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
 // fix publishes only what verified; Ctrl-C leaves nothing
 
 test('fix --headroom 1e30 damages the fp32 output: exit 1, nothing written', () => {
