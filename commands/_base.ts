@@ -6,6 +6,7 @@
  * latents, and the flags that state a VAE's family or latent factors.
  */
 import { Command, Flags } from '@oclif/core';
+import { join, relative } from 'node:path';
 import { EXIT, UsageError, VaecheckError, renderOptions } from '../src/errors.js';
 import { removePendingTemporaries } from '../src/io/output-files.js';
 import { removeStaleTempFolders } from '../src/io/temp-folders.js';
@@ -79,6 +80,15 @@ export abstract class VaecheckCommand extends Command {
   workflowCommand(line: string, toStderr: boolean): void {
     if (toStderr) process.stderr.write(`${line}\n`);
     else super.log(line);
+  }
+
+  /**
+   * How the user can run vaecheck again, for commands printed in hints: `node bin/run.js` when they
+   * started it that way from a checkout, else the installed name.
+   */
+  get shownBin(): string {
+    const script = process.argv[1];
+    return script && relative(process.cwd(), script) === join('bin', 'run.js') ? 'node bin/run.js' : this.config.bin;
   }
 
   /** Warnings go to stderr so stdout stays parseable. */

@@ -97,10 +97,27 @@ test('compare refuses to overwrite without --force and leaves nothing behind on 
   assert.equal(existsSync(join(empty, 'out')), false);
 });
 
+test('compare --demo exits 1 when the demo does not show what it should (here: the fp16-fix in fp16 against the bf16 reference fails a 50 dB threshold), naming each surprise', () => {
+  const out = mkdtempSync(join(tmpdir(), 'vaecheck-demo-'));
+  const r = cli(['compare', '--demo', '--precision', 'bf16,fp16', '--reference', 'demo-sdxl-vae@bf16', '--min-psnr', '50', '--out', out]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stdout, /did NOT come out as it should \(exit 1\)/);
+  assert.match(r.stdout, /^  demo-fp16-fix@fp16 failed \(expected to pass\): .*PSNR [\d.]+ dB < 50/m);
+  assert.doesNotMatch(r.stdout, /demo-sdxl-vae@fp16 (passed|failed)/, 'the expected failure is no surprise');
+  const j = cli(['compare', '--demo', '--json']);
+  assert.equal(j.code, 0, j.stderr);
+  assert.equal(JSON.parse(j.stdout).ok, false, 'report.json still says a cell failed');
+});
+
 test('compare --demo: the original fails in fp16 only, every other cell passes; HTML report screenshot shows the matrix', async (t) => {
   const out = mkdtempSync(join(tmpdir(), 'vaecheck-demo-'));
   const r = cli(['compare', '--demo', '--out', out]);
-  assert.equal(r.code, 1, r.stderr);
+  // the demo shows exactly the failure it is meant to show: that is a success, exit 0
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^FAILED \| demo-sdxl-vae@fp16 \| /m);
+  assert.match(r.stdout, /came out as it should \(exit 0\)\. The FAILED cell is the expected one/);
+  // next steps: nan-scan, fix, the report, and the equivalent settings of the usual front ends
+  for (const s of ['nan-scan --demo', 'fix --vae ', join(out, 'report.html'), 'force_upcast', 'vae.to(torch.float32)', '--no-half-vae', '--fp32-vae', '--bf16-vae']) assert.ok(r.stdout.includes(s), `epilogue lacks ${s}:\n${r.stdout}`);
   const j = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
   for (const c of j.cells) assert.equal(c.pass, !(c.vae === 'demo-sdxl-vae' && c.precision === 'fp16'), `${c.vae}@${c.precision}`);
   assert.equal(j.cells.find((c: { vae: string; precision: string }) => c.vae === 'demo-sdxl-vae' && c.precision === 'fp16').nonFiniteFraction, 1);
