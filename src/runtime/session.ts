@@ -51,7 +51,7 @@ function assertDevice(device: Device): void {
   if (deviceAvailable(device)) return;
   throw new UnavailableError(
     `${option('device', device)}: onnxruntime-node has no ${device.toUpperCase()} execution provider installed here ` +
-      `(reinstall with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci on a machine with CUDA 12); ` +
+      `(on a machine with CUDA 12: npm install-scripts approve onnxruntime-node (npm 11), then ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node); ` +
       `use ${option('device', 'cpu')}, where fp16 and bf16 are emulated exactly`,
   );
 }
