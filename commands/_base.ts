@@ -2,23 +2,50 @@
  * What every vaecheck command shares: one-line errors with the documented exit codes (0 ok,
  * 1 check failed, 2 usage, 3 bad input, 4 internal error, 5 Hub unavailable, 6 device unavailable),
  * no stack trace unless DEBUG is set, temporary files removed on Ctrl-C (and those of killed runs at
- * start), every printed line guarded against GitHub workflow-command injection, the flags for choosing
- * latents, and the flags that state a VAE's family or latent factors.
+ * start), every printed line guarded against GitHub workflow-command injection, the global flags
+ * (--json, --quiet, --threads, --no-progress), the flags for choosing latents, and the flags that
+ * state a VAE's family or latent factors.
  */
-import { Command, Flags } from '@oclif/core';
+import { Command, Flags, type Interfaces } from '@oclif/core';
 import { join, relative } from 'node:path';
 import { EXIT, UsageError, VaecheckError, renderOptions } from '../src/errors.js';
 import { removePendingTemporaries } from '../src/io/output-files.js';
 import { removeStaleTempFolders } from '../src/io/temp-folders.js';
 import { guardLines, logText } from '../src/ci-text.js';
 import { PRECISIONS, type Precision } from '../src/dtype.js';
-import { DEVICES, type Device } from '../src/runtime/session.js';
+import { DEVICES, type Device, THREADS_ENV } from '../src/runtime/session.js';
 import type { LatentSource } from '../src/decode.js';
 import { parseSize } from '../src/tensors/latents.js';
 import { FAMILY_NAMES, type LatentSpaceRequest, describeLatentSpace, familiesWithChannels, familyIsAmbiguousDefault } from '../src/architecture/family.js';
 import type { VaeArchitecture, VaeFamily } from '../src/architecture/vae-architecture.js';
 
 let signalsInstalled = false;
+
+type FlagOutput = { [name: string]: unknown };
+type ArgOutput = { [name: string]: unknown };
+
+
+/**
+ * The same on every command (oclif merges baseFlags into each command's flags, and help lists them
+ * under GLOBAL FLAGS).
+ */
+export const globalFlags = {
+  json: Flags.boolean({ description: 'print the result as JSON on stdout (messages and warnings go to stderr)', helpGroup: 'GLOBAL' }),
+  quiet: Flags.boolean({ char: 'q', description: 'print only errors and the PASSED/FAILED lines: no tables, notes, warnings or progress', helpGroup: 'GLOBAL' }),
+  threads: Flags.integer({ description: `onnxruntime's intra-op threads (default: every CPU this process may use; also the environment variable ${THREADS_ENV})`, min: 1, max: 1024, helpGroup: 'GLOBAL' }),
+  progress: Flags.boolean({ description: 'progress bars on stderr, drawn only when stderr is a terminal (--no-progress: never)', allowNo: true, helpGroup: 'GLOBAL' }),
+};
+
+export interface GlobalFlags {
+  json: boolean;
+  quiet: boolean;
+  threads?: number;
+  progress?: boolean;
+}
+
+/** A PASSED/FAILED verdict line (possibly coloured): what --quiet still prints. */
+// eslint-disable-next-line no-control-regex
+const isVerdictLine = (line: string) => /^(PASSED|FAILED) \|/.test(line.replace(/\u001b\[[0-9;]*m/g, '').trimStart());
 
 /**
  * The flag of each library option that library errors name (see option() in src/errors.ts), so
@@ -57,6 +84,44 @@ export abstract class VaecheckCommand extends Command {
     });
   }
 
+  static baseFlags = globalFlags;
+
+  /** The global flags of this run, set by parse(). */
+  protected globals: GlobalFlags = { json: false, quiet: false };
+
+  protected async parse<F extends FlagOutput, B extends FlagOutput, A extends ArgOutput>(
+    options?: Interfaces.Input<F, B, A>,
+    argv?: string[],
+  ): Promise<Interfaces.ParserOutput<F, B, A>> {
+    const r = await super.parse(options, argv);
+    const f = r.flags as Partial<GlobalFlags>;
+    this.globals = { json: f.json === true, quiet: f.quiet === true, threads: f.threads, progress: f.progress };
+    if (f.threads !== undefined) process.env[THREADS_ENV] = String(f.threads);
+    return r;
+  }
+
+  /**
+   * Prints a line on stdout. With --quiet only PASSED/FAILED lines pass; with --json nothing but the
+   * JSON itself (printJson) reaches stdout.
+   */
+  log(message = '', ...args: unknown[]): void {
+    if (this.globals.json) return;
+    if (this.globals.quiet && !isVerdictLine(message)) return;
+    // every stdout line is guarded: a name from a file can never start a CI workflow command
+    super.log(guardLines(message), ...args);
+  }
+
+  /** The --json output: one JSON document on stdout. */
+  printJson(value: unknown, replacer?: (key: string, value: unknown) => unknown): void {
+    this.printJsonText(JSON.stringify(value, replacer as never, 2));
+  }
+
+  /** JSON text already made, printed as printJson does (guarded like every stdout line). */
+  printJsonText(text: string): void {
+    process.stdout.write(`${guardLines(text)}\n`);
+  }
+
+
   async init(): Promise<void> {
     await super.init();
     if (!signalsInstalled) {
@@ -69,11 +134,6 @@ export abstract class VaecheckCommand extends Command {
         });
       }
     }
-  }
-
-  /** Every stdout line is guarded: a name from a file can never start a CI workflow command. */
-  log(message = '', ...args: unknown[]): void {
-    super.log(guardLines(message), ...args);
   }
 
   /** The one way to print a workflow command on purpose (the gate's ::error annotations). */
@@ -91,8 +151,9 @@ export abstract class VaecheckCommand extends Command {
     return script && relative(process.cwd(), script) === join('bin', 'run.js') ? 'node bin/run.js' : this.config.bin;
   }
 
-  /** Warnings go to stderr so stdout stays parseable. */
+  /** Warnings go to stderr so stdout stays parseable; --quiet drops them. */
   warnLine(message: string): void {
+    if (this.globals.quiet) return;
     process.stderr.write(`vaecheck: warning: ${logText(oneLine(message))}\n`);
   }
 
@@ -137,8 +198,9 @@ function oclifMessage(message: string): string {
   return lines.reduce((acc, l) => (acc.endsWith(':') ? `${acc} ${l}` : `${acc}; ${l}`)).replace(/\s{2,}/g, ' ');
 }
 
-export const precisionFlag = (defaultValue: Precision = 'fp32') =>
-  Flags.string({ description: 'decode precision: fp32, bf16 (emulated) or fp16 (emulated on CPU)', options: [...PRECISIONS], default: defaultValue });
+/** @param what what runs at this precision ("decode", "encode", "scan") */
+export const precisionFlag = (defaultValue: Precision = 'fp32', what = 'decode') =>
+  Flags.string({ description: `${what} precision: fp32, bf16 (emulated) or fp16 (emulated on CPU)`, options: [...PRECISIONS], default: defaultValue });
 
 export const deviceFlag = Flags.string({
   description: 'cpu (fp16/bf16 emulated exactly), or cuda for native half precision where onnxruntime-node has its CUDA provider',

@@ -4,7 +4,7 @@
  * that may be a local path or a Hub spec.
  */
 import { Flags } from '@oclif/core';
-import cliProgress from 'cli-progress';
+import { Progress, type ProgressFlags } from './_progress.js';
 import type { DownloadProgress } from '../src/hub/download.js';
 import { type DefaultVae, resolveDefaultVaes } from '../src/hub/default-pair.js';
 import { type OpenedVae, type VaeTarget, loadVaeArg, openTarget, resolveVaeTarget as resolveTarget } from '../src/source/vae-source.js';
@@ -26,39 +26,34 @@ export const VAE_ARG_HELP = 'VAE: .safetensors file, diffusers folder, or Huggin
 /** 1.2 kB, 5.63 MB, 334.6 MB */
 const human = (n: number) => (n < 1e6 ? `${(n / 1e3).toFixed(1)} kB` : `${(n / 1e6).toFixed(n < 1e7 ? 2 : 1)} MB`);
 
-/** Progress of Hub downloads on stderr; call stop() when done (also on failure). */
+/**
+ * Progress of Hub downloads on stderr: a bar per file where bars are drawn (commands/_progress.ts),
+ * otherwise one line per file unless --quiet. Call stop() when done (also on failure).
+ */
 export class HubProgress {
-  private multi?: cliProgress.MultiBar;
-  private readonly bars = new Map<string, cliProgress.SingleBar>();
-  private readonly tty = process.stderr.isTTY === true;
+  private readonly bars: Progress;
+
+  constructor(private readonly flags: ProgressFlags = {}) {
+    this.bars = Progress.for(flags);
+  }
 
   readonly onProgress = (e: DownloadProgress): void => {
     const key = `${e.repo}/${e.file}`;
-    if (!this.tty) {
-      if (e.state === 'start') process.stderr.write(`vaecheck: downloading ${key} (${human(e.total)}${e.done > 0 ? `, resuming at ${human(e.done)}` : ''}) into the Hugging Face cache\n`);
+    if (!this.bars.enabled) {
+      if (e.state === 'start' && !this.flags.quiet) process.stderr.write(`vaecheck: downloading ${key} (${human(e.total)}${e.done > 0 ? `, resuming at ${human(e.done)}` : ''}) into the Hugging Face cache\n`);
       return;
     }
-    this.multi ??= new cliProgress.MultiBar(
-      { format: ' {file} |{bar}| {percentage}% {done} / {size}', barsize: 30, hideCursor: true, clearOnComplete: false, stream: process.stderr },
-      cliProgress.Presets.shades_classic,
-    );
-    let bar = this.bars.get(key);
-    if (!bar) {
-      bar = this.multi.create(Math.max(1, e.total), e.done, { file: `${e.repo.split('/')[1]}/${e.file}`.padEnd(54), done: human(e.done), size: human(e.total) });
-      this.bars.set(key, bar);
-    }
-    bar.update(e.done, { done: human(e.done), size: human(e.total) });
+    this.bars.update({ task: `${e.repo.split('/')[1]}/${e.file}`, stage: 'downloading', done: e.done, total: e.total, amount: `${human(e.done)} / ${human(e.total)}` });
   };
 
   stop(): void {
-    this.multi?.stop();
-    this.multi = undefined;
+    this.bars.stop();
   }
 }
 
 /** Loads a VAE named by a path or a Hub spec, showing download progress. */
-export async function loadVaeFromArg(arg: string, flags: VaeLoadFlagValues): Promise<OpenedVae> {
-  const p = new HubProgress();
+export async function loadVaeFromArg(arg: string, flags: VaeLoadFlagValues, progress: ProgressFlags = {}): Promise<OpenedVae> {
+  const p = new HubProgress(progress);
   try {
     return await loadVaeArg(arg, { variant: flags.variant, latentSpace: latentSpaceRequest(flags), onProgress: p.onProgress });
   } finally {
@@ -67,8 +62,8 @@ export async function loadVaeFromArg(arg: string, flags: VaeLoadFlagValues): Pro
 }
 
 /** A VAE argument resolved to a local path (label and source set for Hub specs), showing download progress. */
-export async function resolveVaeTarget(arg: string, variant?: string): Promise<VaeTarget> {
-  const p = new HubProgress();
+export async function resolveVaeTarget(arg: string, variant?: string, progress: ProgressFlags = {}): Promise<VaeTarget> {
+  const p = new HubProgress(progress);
   try {
     return await resolveTarget(arg, { variant, onProgress: p.onProgress });
   } finally {
@@ -81,8 +76,8 @@ export function loadTarget(t: VaeTarget, flags: VaeLoadFlagValues): OpenedVae {
 }
 
 /** stabilityai/sdxl-vae and madebyollin/sdxl-vae-fp16-fix as local paths, showing download progress. */
-export async function defaultVaes(variant?: string): Promise<DefaultVae[]> {
-  const p = new HubProgress();
+export async function defaultVaes(variant?: string, flags: ProgressFlags = {}): Promise<DefaultVae[]> {
+  const p = new HubProgress(flags);
   try {
     return await resolveDefaultVaes({ variant, onProgress: p.onProgress });
   } finally {

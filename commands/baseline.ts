@@ -9,6 +9,7 @@ import { parseSize } from '../src/tensors/latents.js';
 import { VaecheckCommand } from './_base.js';
 import { loadVaeFromArg, vaeLoadFlags } from './_hub.js';
 import { shardFlags, shardFromFlags, shardUnitsLine } from './_shard.js';
+import { Progress } from './_progress.js';
 
 export default class Baseline extends VaecheckCommand {
   static summary = 'Record reference decodes (lossless float32) and a manifest for vaecheck gate';
@@ -45,8 +46,8 @@ export default class Baseline extends VaecheckCommand {
     const sources = flags.latents
       ? flags.latents.map((file) => ({ file, unscaled: flags.unscaled }))
       : [{ random: { seed: flags.seed, batch: flags.batch, ...parseSize(flags.size) } }];
-    const vae = await loadVaeFromArg(flags.vae, flags);
-    const { files, manifest, warnings } = await makeBaseline(vae, sources, precisions, this.config.version, shard);
+    const vae = await loadVaeFromArg(flags.vae, flags, this.globals);
+    const { files, manifest, warnings } = await Progress.for(this.globals).around((update) => makeBaseline(vae, sources, precisions, this.config.version, shard, update));
     for (const w of warnings) this.warnLine(w);
     if (manifest.shard) process.stderr.write(shardUnitsLine(manifest.shard, 'latent(s)'));
     for (const [rel, bytes] of files) out.add(join(flags.out, rel), bytes);

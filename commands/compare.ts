@@ -1,6 +1,5 @@
 import { Flags } from '@oclif/core';
 import chalk from 'chalk';
-import cliProgress from 'cli-progress';
 import { join } from 'node:path';
 import { PRECISIONS, type Precision } from '../src/dtype.js';
 import { UsageError } from '../src/errors.js';
@@ -14,6 +13,7 @@ import { toJson } from '../src/format.js';
 import { parseSize } from '../src/tensors/latents.js';
 import { VaecheckCommand, asDevice, deviceFlag, latentSpaceRequest } from './_base.js';
 import { logText } from '../src/ci-text.js';
+import { Progress } from './_progress.js';
 import { defaultVaes, resolveVaeTarget, vaeLoadFlags } from './_hub.js';
 import { DEFAULT_VAES } from '../src/hub/default-pair.js';
 import { shardFlags, shardFromFlags, shardUnitsLine } from './_shard.js';
@@ -55,8 +55,6 @@ export default class Compare extends VaecheckCommand {
     'min-ssim': Flags.string({ description: 'SSIM threshold for ✅ (default 0)', default: '0' }),
     out: Flags.string({ description: 'output folder' }),
     force: Flags.boolean({ description: 'overwrite files already in --out' }),
-    json: Flags.boolean({ description: 'print report.json to stdout instead of the table' }),
-    progress: Flags.boolean({ description: 'progress bars (default: on when stdout is a terminal)', allowNo: true }),
     device: deviceFlag,
     ...shardFlags,
   };
@@ -106,24 +104,19 @@ export default class Compare extends VaecheckCommand {
 
     // Hub VAEs (and the default pair) are found in the cache, or downloaded, before any decoding
     if (!flags.demo) {
-      if (vaes.length === 0) vaes = (await defaultVaes(flags.variant)).map((d) => ({ label: d.label, path: d.path, source: d.spec }));
+      if (vaes.length === 0) vaes = (await defaultVaes(flags.variant, this.globals)).map((d) => ({ label: d.label, path: d.path, source: d.spec }));
       else {
         const resolved = [];
         for (const v of vaes) {
-          const t = await resolveVaeTarget(v.path, flags.variant);
+          const t = await resolveVaeTarget(v.path, flags.variant, this.globals);
           resolved.push({ label: v.label, path: t.path, source: t.source });
         }
         vaes = resolved;
       }
     }
-    const showProgress = flags.progress ?? (process.stdout.isTTY === true && !flags.json);
-    const bars = showProgress ? new ProgressBars() : undefined;
-    let result: CompareResult;
-    try {
-      result = await runCompare({ vaes, precisions, input: input!, reference, minPsnr, minSsim, device: asDevice(flags.device), variant: flags.variant, latentSpace: latentSpaceRequest(flags), shard, onProgress: bars ? (e) => bars.update(e) : undefined });
-    } finally {
-      bars?.stop();
-    }
+    const result: CompareResult = await Progress.for(this.globals).around((update) =>
+      runCompare({ vaes, precisions, input: input!, reference, minPsnr, minSsim, device: asDevice(flags.device), variant: flags.variant, latentSpace: latentSpaceRequest(flags), shard, onProgress: (e) => update({ task: e.cell, stage: STAGE[e.stage], done: e.done, total: e.total }) }),
+    );
     for (const w of result.warnings) this.warnLine(w);
     if (result.shard) process.stderr.write(shardUnitsLine(result.shard, 'latent(s)'));
     const { files, report } = await compareFiles(result, this.config.version);
@@ -131,7 +124,7 @@ export default class Compare extends VaecheckCommand {
       for (const [rel, bytes] of files) out.add(join(flags.out, rel), bytes);
       out.commit();
     }
-    if (flags.json) this.log(toJson(report));
+    if (flags.json) this.printJsonText(toJson(report));
     else this.renderTable(result, flags.out);
     if (flags.demo) {
       // the demo is there to show one expected failure: it succeeds when it shows exactly that
@@ -163,23 +156,4 @@ export default class Compare extends VaecheckCommand {
   }
 }
 
-/** One bar per cell: weights read, graph built, decoding i/N. */
-class ProgressBars {
-  private readonly multi = new cliProgress.MultiBar({ format: ' {cell} |{bar}| {stage} {value}/{total}', clearOnComplete: false, hideCursor: true, stream: process.stderr }, cliProgress.Presets.shades_classic);
-  private readonly bars = new Map<string, cliProgress.SingleBar>();
-
-  update(e: CompareProgress): void {
-    let bar = this.bars.get(e.cell);
-    const stage = e.stage === 'weights' ? 'weights read' : e.stage === 'graph' ? 'building graph' : e.stage === 'decode' ? 'decoding' : 'done';
-    if (!bar) {
-      bar = this.multi.create(Math.max(1, e.total), 0, { cell: e.cell.padEnd(28), stage });
-      this.bars.set(e.cell, bar);
-    }
-    bar.setTotal(Math.max(1, e.total));
-    bar.update(e.done, { stage });
-  }
-
-  stop(): void {
-    this.multi.stop();
-  }
-}
+const STAGE: Record<CompareProgress['stage'], string> = { weights: 'reading weights', graph: 'building graph', decode: 'decoding', done: 'done' };

@@ -33,7 +33,7 @@ export default class Decode extends VaecheckCommand {
     outputKind(flags.out, ['png', 'npy', 'safetensors']);
     const out = new OutputSet(flags.force, [flags.vae, ...(flags.latents ? [flags.latents] : [])]);
     out.check(flags.out);
-    const vae = await loadVaeFromArg(flags.vae, flags);
+    const vae = await loadVaeFromArg(flags.vae, flags, this.globals);
     const latents = resolveLatents(vae, latentSource(flags));
     for (const w of latents.warnings) this.warnLine(w);
     const result = await decodeLatents(vae, latents, { precision: asPrecision(flags.precision), device: asDevice(flags.device) });

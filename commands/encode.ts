@@ -22,7 +22,7 @@ export default class Encode extends VaecheckCommand {
     size: Flags.string({ description: 'resize (centre crop) every image to HxW pixels first' }),
     unscaled: Flags.boolean({ description: 'write raw encoder output instead of scaled latents' }),
     force: Flags.boolean({ description: 'overwrite an existing output file' }),
-    precision: precisionFlag(),
+    precision: precisionFlag('fp32', 'encode'),
     device: deviceFlag,
   };
 
@@ -32,7 +32,7 @@ export default class Encode extends VaecheckCommand {
     const out = new OutputSet(flags.force, [flags.vae, ...flags.image]);
     out.check(flags.out);
     const size = flags.size ? parseSize(flags.size) : undefined;
-    const vae = await loadVaeFromArg(flags.vae, flags);
+    const vae = await loadVaeFromArg(flags.vae, flags, this.globals);
     const r = await encodeImages(vae, flags.image, { size, unscaled: flags.unscaled, precision: asPrecision(flags.precision), device: asDevice(flags.device) });
     out.add(flags.out, tensorFile(kind, 'latents', r.latents, { vaecheck_space: flags.unscaled ? 'unscaled' : 'scaled' }));
     out.commit();

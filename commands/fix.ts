@@ -14,6 +14,7 @@ import { openVae } from '../src/source/vae-source.js';
 import { VaecheckCommand, latentSpaceRequest } from './_base.js';
 import { loadVaeFromArg, vaeLoadFlags } from './_hub.js';
 import { type Tensor, splitBatch } from '../src/tensor.js';
+import { Progress } from './_progress.js';
 
 export default class Fix extends VaecheckCommand {
   static summary = 'Make an SDXL-architecture VAE fp16-safe without retraining, its fp32 output unchanged';
@@ -43,7 +44,7 @@ export default class Fix extends VaecheckCommand {
     const { flags } = await this.parse(Fix);
     const headroom = Number(flags.headroom);
     if (!(headroom >= 1)) throw new UsageError(`--headroom must be a number >= 1, got ${JSON.stringify(flags.headroom)}`);
-    const vae = await loadVaeFromArg(flags.vae, flags);
+    const vae = await loadVaeFromArg(flags.vae, flags, this.globals);
     const parts: Part[] = flags.part === 'both' || !flags.part ? (['decoder', 'encoder'] as Part[]).filter((p) => (p === 'decoder' ? vae.arch.hasDecoder : vae.arch.hasEncoder)) : [flags.part as Part];
     for (const p of parts) if (p === 'encoder' ? !vae.arch.hasEncoder : !vae.arch.hasDecoder) throw new UsageError(`${vae.weightsFile} has no ${p}`);
     if (parts.length === 0) throw new BadInputError(vae.weightsFile, 'has neither decoder nor encoder weights');
@@ -69,7 +70,9 @@ export default class Fix extends VaecheckCommand {
       : new OutputSet(flags.force, inputs);
     for (const rel of fixedVaeLayout(vae)) outputs.check(joinOut(flags.out, rel), true);
     const stats = new Map<Part, Awaited<ReturnType<typeof measure>>>();
-    for (const p of parts) stats.set(p, await measure(vae, p, p === 'decoder' ? calib : await images(calib, flags.image)));
+    await Progress.for(this.globals).around(async (update) => {
+      for (const p of parts) stats.set(p, await measure(vae, p, p === 'decoder' ? calib : await images(calib, flags.image), update));
+    });
     const plans: FixPlan[] = parts.map((p) => planFix(vae.arch, p, stats.get(p)!, headroom));
     const changed = scaledTensors(vae, plans.flatMap((p) => p.layers));
     const note = `vaecheck fix, headroom ${headroom}: ${plans.map((p) => `${p.part} stage scales ${p.stages.map((s) => s.scale).join(',')}`).join('; ')}`;
@@ -95,7 +98,7 @@ export default class Fix extends VaecheckCommand {
     const fixedVae = openVae(outputs.stagedPath(joinOut(flags.out, folderOut ? fixedVaeLayout(vae)[1] : '')), { latentSpace: latentSpaceRequest(flags) });
     this.log(`verification on ${heldOut.length} held-out latent(s) (seed ${flags.seed + 1000}), not the calibration ones:`);
     for (const p of parts) {
-      const v = await verify(vae, fixedVae, p, p === 'decoder' ? heldOut : await images(heldOut, undefined));
+      const v = await Progress.for(this.globals).around(async (update) => verify(vae, fixedVae, p, p === 'decoder' ? heldOut : await images(heldOut, undefined), update));
       if (!v.fp16Verdict.pass) ok = false;
       if (!v.fp32Verdict.pass) faithful = false;
       this.log(`  ${p}: fp32 max abs difference to the original ${exponential(v.fp32MaxAbsDiff)} (expected <= ${FIX_THRESHOLDS.fp32.maxAbsError!.toExponential()}${v.fp32Verdict.pass ? '' : ': FAILED, lower --headroom'})`);

@@ -13,6 +13,7 @@ import { VaecheckCommand, asDevice, deviceFlag } from './_base.js';
 import { loadVaeFromArg, vaeLoadFlags } from './_hub.js';
 import { shardFlags, shardFromFlags, shardUnitsLine } from './_shard.js';
 import { join } from 'node:path';
+import { Progress } from './_progress.js';
 
 export default class Gate extends VaecheckCommand {
   static summary = 'Fail a CI build when a VAE\'s decode drifts from its baseline or turns non-finite';
@@ -35,7 +36,6 @@ export default class Gate extends VaecheckCommand {
     'max-mismatch': Flags.string({ description: `largest allowed pixelmatch mismatch, e.g. 1% (default ${GATE_DEFAULTS.maxMismatch}%)` }),
     junit: Flags.string({ description: 'write JUnit XML here' }),
     out: Flags.string({ description: 'folder for gate.json (what --json prints) and junit.xml; with --shard, what vaecheck merge joins' }),
-    json: Flags.boolean({ description: 'print the result as JSON' }),
     force: Flags.boolean({ description: 'overwrite an existing --junit file' }),
     device: deviceFlag,
     ...vaeLoadFlags,
@@ -72,9 +72,9 @@ export default class Gate extends VaecheckCommand {
     if (flags.junit) out.check(flags.junit, true);
     if (flags.out) for (const f of ['gate.json', 'junit.xml']) out.check(join(flags.out, f), true);
     const baseline = readBaseline(flags.baseline);
-    const candidate = await loadVaeFromArg(flags.vae, flags);
+    const candidate = await loadVaeFromArg(flags.vae, flags, this.globals);
     const t0 = performance.now();
-    const result = await runGate(baseline, candidate, precision, thresholds, asDevice(flags.device), shard ? { spec: shard, vaecheck: this.config.version } : undefined);
+    const result = await Progress.for(this.globals).around((update) => runGate(baseline, candidate, precision, thresholds, asDevice(flags.device), shard ? { spec: shard, vaecheck: this.config.version } : undefined, update));
     const seconds = (performance.now() - t0) / 1000;
     if (result.shard) process.stderr.write(shardUnitsLine(result.shard, 'latent(s)'));
     const json = toJson({ schema: 'vaecheck.gate/1', ...result, seconds });
@@ -91,7 +91,7 @@ export default class Gate extends VaecheckCommand {
     }
     const note = weightsNote(result);
     if (note) process.stderr.write(`vaecheck: note: ${note}\n`);
-    if (flags.json) this.log(json);
+    if (flags.json) this.printJsonText(json);
     else {
       for (const c of result.cases) {
         this.log(caseLine(c));

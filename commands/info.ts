@@ -12,11 +12,11 @@ export default class Info extends VaecheckCommand {
     '(from the local Hugging Face cache, downloaded into it when missing) and prints what vaecheck found in it.';
   static examples = ['<%= config.bin %> info sdxl_vae.safetensors', '<%= config.bin %> info ./sdxl-vae-fp16-fix --json', '<%= config.bin %> info madebyollin/sdxl-vae-fp16-fix', '<%= config.bin %> info hf:stabilityai/stable-diffusion-xl-base-1.0/vae --variant fp16'];
   static args = { vae: Args.string({ description: VAE_ARG_HELP, required: true }) };
-  static flags = { json: Flags.boolean({ description: 'print JSON' }), ...vaeLoadFlags };
+  static flags = { ...vaeLoadFlags };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Info);
-    const vae = await loadVaeFromArg(args.vae, flags);
+    const vae = await loadVaeFromArg(args.vae, flags, this.globals);
     const a = vae.arch;
     const info = {
       source: vae.source,
@@ -50,7 +50,7 @@ export default class Info extends VaecheckCommand {
     if (vae.onnx) {
       // an ONNX export: what its graph says (format, part, input name, traced ops) besides the common fields
       const o = { ...info, format: 'onnx', part: vae.onnx.part, input: vae.onnx.inputName, tracedOps: vae.onnx.graph.traced.length };
-      if (flags.json) this.log(toJson(o));
+      if (flags.json) this.printJsonText(toJson(o));
       else {
         const rows: [string, string][] = [
           ['weights', info.weightsFile],
@@ -66,7 +66,7 @@ export default class Info extends VaecheckCommand {
       return;
     }
     if (flags.json) {
-      this.log(toJson(info));
+      this.printJsonText(toJson(info));
       return;
     }
     const rows: [string, string][] = [

@@ -24,6 +24,7 @@ import { sha256File } from '../src/io/sha256.js';
 import { shardOfBatch } from '../src/shard/latent-units.js';
 import { type ShardRecord, shardRecord } from '../src/shard/shard-record.js';
 import { NAN_SCAN_SCHEMA } from '../src/merge/merge-nan-scan.js';
+import { Progress } from './_progress.js';
 
 export default class NanScan extends VaecheckCommand {
   static summary = 'Find where a VAE overflows: the first op that turns non-finite, and the ops with the least headroom';
@@ -52,7 +53,6 @@ export default class NanScan extends VaecheckCommand {
     top: Flags.integer({ description: 'how many least-headroom ops to list', default: 5, min: 1 }),
     plot: Flags.string({ description: 'write the activation-magnitude plot (.svg or .png)' }),
     force: Flags.boolean({ description: 'overwrite an existing --plot file' }),
-    json: Flags.boolean({ description: 'print the results as JSON' }),
     out: Flags.string({ description: 'folder for nan-scan.json (what --json prints); with --shard, what vaecheck merge joins' }),
     device: deviceFlag,
     ...latentFlags,
@@ -80,32 +80,34 @@ export default class NanScan extends VaecheckCommand {
     let latentOrigin = '';
     // every VAE is found (and downloaded) before the first scan
     const targets: VaeTarget[] = [];
-    if (flags.vae) for (const arg of flags.vae) targets.push(await resolveVaeTarget(arg, flags.variant));
+    if (flags.vae) for (const arg of flags.vae) targets.push(await resolveVaeTarget(arg, flags.variant, this.globals));
     else if (flags.demo) targets.push(...demoInput().vaes.map((v) => ({ path: v.path, label: v.label })));
-    else targets.push(...(await defaultVaes(flags.variant)).map((d) => ({ path: d.path, label: d.label, source: d.spec })));
+    else targets.push(...(await defaultVaes(flags.variant, this.globals)).map((d) => ({ path: d.path, label: d.label, source: d.spec })));
     let record: ShardRecord | undefined;
     const weightsSha256: Record<string, string> = {};
-    for (const t of targets) {
-      const vae = loadTarget(t, flags);
-      const latents = resolveLatents(vae, src);
-      latentOrigin = latents.origin;
-      for (const w of latents.warnings) this.warnLine(w);
-      if (shard) {
-        // units: the batch's items, named as compare names them; every VAE scans the same share
-        const ids = latentIds(src, latents.raw.shape[0]);
-        const mine = shardOfBatch(latents.raw, ids, shard);
-        weightsSha256[vae.label] = await sha256File(vae.weightsFile);
-        record = shardRecord(shard, mine.allUnits, mine.inputsSha256, { vaecheck: this.config.version, weightsSha256, device: flags.device, parts, top: flags.top });
-        if (mine.units.length === 0) {
-          scans.push({ label: vae.label, source: vae.source, finite: true, firstNonFinite: null, parts: [], layers: [] });
-          continue;
+    await Progress.for(this.globals).around(async (update) => {
+      for (const t of targets) {
+        const vae = loadTarget(t, flags);
+        const latents = resolveLatents(vae, src);
+        latentOrigin = latents.origin;
+        for (const w of latents.warnings) this.warnLine(w);
+        if (shard) {
+          // units: the batch's items, named as compare names them; every VAE scans the same share
+          const ids = latentIds(src, latents.raw.shape[0]);
+          const mine = shardOfBatch(latents.raw, ids, shard);
+          weightsSha256[vae.label] = await sha256File(vae.weightsFile);
+          record = shardRecord(shard, mine.allUnits, mine.inputsSha256, { vaecheck: this.config.version, weightsSha256, device: flags.device, parts, top: flags.top });
+          if (mine.units.length === 0) {
+            scans.push({ label: vae.label, source: vae.source, finite: true, firstNonFinite: null, parts: [], layers: [] });
+            continue;
+          }
+          latents.raw = mine.raw;
         }
-        latents.raw = mine.raw;
+        scans.push(await nanScanVae(vae, latents, { precision, parts, device: asDevice(flags.device), top: flags.top, onProgress: update }, image));
+        const bad = nonFiniteWeightsNote(vae);
+        if (bad) this.weightNotes.set(scans.length - 1, bad);
       }
-      scans.push(await nanScanVae(vae, latents, { precision, parts, device: asDevice(flags.device), top: flags.top }, image));
-      const bad = nonFiniteWeightsNote(vae);
-      if (bad) this.weightNotes.set(scans.length - 1, bad);
-    }
+    });
     if (record) process.stderr.write(shardUnitsLine(record, 'latent(s)'));
     if (flags.plot) {
       const svg = await activationPlotSvg(scans.map((s) => ({ label: s.label, layers: s.layers })), MAX_FINITE[precision], precision);
@@ -116,7 +118,7 @@ export default class NanScan extends VaecheckCommand {
     if (flags.out) out.add(join(flags.out, 'nan-scan.json'), `${json}\n`);
     out.commit();
     if (flags.json) {
-      this.log(json);
+      process.stdout.write(`${json}\n`);
     } else this.render(scans, precision, latentOrigin);
     for (const [i, note] of this.weightNotes) if (flags.json) process.stderr.write(`vaecheck: note: ${logText(scans[i].label)}: ${logText(note)}\n`);
     if (failed) process.exitCode = 1;

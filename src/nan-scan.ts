@@ -12,6 +12,7 @@ import type { LoadedVae } from './weights/load.js';
 import { type Part, VaeRunner } from './vae-runner.js';
 import { decodeToImages } from './decode.js';
 import type { Tensor } from './tensor.js';
+import type { OnProgress } from './progress.js';
 
 export interface HeadroomRow extends LayerStats {
   /** limit / maxAbs: how many times larger the largest value could get before overflowing */
@@ -45,6 +46,7 @@ export interface NanScanOptions {
   device?: Device;
   /** how many least-headroom ops to rank */
   top?: number;
+  onProgress?: OnProgress;
 }
 
 /** Ranks ops by headroom: non-finite first, then smallest limit / maxAbs. */
@@ -57,9 +59,13 @@ export function rankHeadroom(layers: readonly LayerStats[], precision: Precision
 }
 
 async function scanPart(vae: LoadedVae, part: Part, input: Tensor, origin: string, opts: NanScanOptions): Promise<PartScan> {
+  const task = `${vae.label} · ${part}`;
+  opts.onProgress?.({ task, stage: 'building graph', done: 0, total: 2 });
   const runner = await VaeRunner.create(vae, part, { precision: opts.precision, device: opts.device, instrument: true });
   try {
+    opts.onProgress?.({ task, stage: `running at ${opts.precision}`, done: 1, total: 2 });
     const r = await runner.run(input, origin);
+    opts.onProgress?.({ task, stage: 'done', done: 2, total: 2 });
     const layers = r.layers!;
     const first = layers.find((l) => l.nan + l.inf > 0) ?? null;
     const output = countNonFinite(r.output.data);

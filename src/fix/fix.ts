@@ -14,6 +14,7 @@ import type { LayerStats } from '../precision/instrument.js';
 import { VaeRunner } from '../vae-runner.js';
 import type { LoadedVae } from '../weights/load.js';
 import type { FixPlan, Part } from './plan.js';
+import type { OnProgress } from '../progress.js';
 
 /**
  * What a fixed VAE must meet on the held-out latents. Its fp32 output against the original's:
@@ -27,11 +28,14 @@ export const FIX_THRESHOLDS: { fp32: Thresholds; fp16: Thresholds } = {
 import type { Tensor } from '../tensor.js';
 
 /** Per-op largest |x| over several inputs, at fp32. */
-export async function measure(vae: LoadedVae, part: Part, inputs: readonly Tensor[]): Promise<Map<string, LayerStats>> {
+export async function measure(vae: LoadedVae, part: Part, inputs: readonly Tensor[], onProgress?: OnProgress): Promise<Map<string, LayerStats>> {
+  const task = `measuring ${part}`;
+  onProgress?.({ task, stage: 'building graph', done: 0, total: inputs.length });
   const runner = await VaeRunner.create(vae, part, { precision: 'fp32', instrument: true });
   const acc = new Map<string, LayerStats>();
   try {
-    for (const x of inputs) {
+    for (const [i, x] of inputs.entries()) {
+      onProgress?.({ task, stage: 'fp32, instrumented', done: i, total: inputs.length });
       for (const l of (await runner.run(x)).layers!) {
         const a = acc.get(l.name);
         acc.set(l.name, a ? { name: l.name, maxAbs: Math.max(a.maxAbs, l.maxAbs), nan: a.nan + l.nan, inf: a.inf + l.inf } : { ...l });
@@ -79,10 +83,16 @@ async function run(vae: LoadedVae, part: Part, precision: 'fp32' | 'fp16', input
   }
 }
 
-export async function verify(original: LoadedVae, fixed: LoadedVae, part: Part, heldOut: readonly Tensor[]): Promise<Verification> {
+export async function verify(original: LoadedVae, fixed: LoadedVae, part: Part, heldOut: readonly Tensor[], onProgress?: OnProgress): Promise<Verification> {
+  const task = `verifying ${part}`;
+  const step = (stage: string, done: number) => onProgress?.({ task, stage, done, total: 4 });
+  step('original fp32', 0);
   const o32 = await run(original, part, 'fp32', heldOut);
+  step('fixed fp32', 1);
   const f32 = await run(fixed, part, 'fp32', heldOut);
+  step('fixed fp16', 2);
   const f16 = await run(fixed, part, 'fp16', heldOut, true);
+  step('original fp16', 3);
   const o16 = await run(original, part, 'fp16', heldOut);
   let diff = 0;
   let nf = 0;

@@ -4,6 +4,8 @@
  * the precisions, the vaecheck and onnxruntime versions, and per-decode metrics. Reading checks every
  * file against the manifest, so an edited or truncated baseline is refused.
  */
+import type { OnProgress } from '../progress.js';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PRECISIONS, type Precision } from '../dtype.js';
 import { BadInputError } from '../errors.js';
@@ -54,7 +56,7 @@ export interface BaselineManifest {
 }
 
 /** Decodes the latents at each precision and returns the baseline's files (relative path -> bytes). */
-export async function makeBaseline(vae: LoadedVae, sources: LatentSource[], precisions: Precision[], vaecheckVersion: string, shard?: ShardSpec): Promise<{ files: Map<string, Uint8Array>; manifest: BaselineManifest; warnings: string[] }> {
+export async function makeBaseline(vae: LoadedVae, sources: LatentSource[], precisions: Precision[], vaecheckVersion: string, shard?: ShardSpec, onProgress?: OnProgress): Promise<{ files: Map<string, Uint8Array>; manifest: BaselineManifest; warnings: string[] }> {
   const files = new Map<string, Uint8Array>();
   const latents: BaselineManifest['latents'] = [];
   let items: { id: string; raw: Tensor }[] = [];
@@ -89,11 +91,15 @@ export async function makeBaseline(vae: LoadedVae, sources: LatentSource[], prec
     record = shardRecord(shard, allUnits, fingerprint.digest(), {});
   }
   const cases: BaselineCase[] = [];
-  for (const precision of precisions) {
+  const total = precisions.length * items.length;
+  for (const [pi, precision] of precisions.entries()) {
     if (items.length === 0) break;
+    const task = `baseline ${vae.label}@${precision}`;
+    onProgress?.({ task, stage: 'building graph', done: pi * items.length, total });
     const runner = await VaeRunner.create(vae, 'decoder', { precision });
     try {
-      for (const it of items) {
+      for (const [i, it] of items.entries()) {
+        onProgress?.({ task, stage: `decoding ${it.id}`, done: pi * items.length + i, total });
         const out = (await runner.run(it.raw, it.id)).output;
         const nf = countNonFinite(out.data);
         let maxAbs = 0;

@@ -11,6 +11,7 @@ import { type Thresholds, type Verdict, judge, reasons } from '../metrics/verdic
 import type { Device } from '../runtime/session.js';
 import type { LoadedVae } from '../weights/load.js';
 import { VaeRunner } from '../vae-runner.js';
+import type { OnProgress } from '../progress.js';
 import type { LoadedBaseline } from './baseline.js';
 import type { GateThresholds } from './config.js';
 import { logText } from '../ci-text.js';
@@ -29,6 +30,8 @@ export interface GateCase extends ItemMetrics {
   pass: boolean;
   reasons: string[];
   note?: string;
+  /** this case's decode and comparison, in seconds (JUnit's per-case time) */
+  seconds: number;
 }
 
 export interface GateResult {
@@ -53,7 +56,7 @@ export interface GateShard {
  * Each case compares with the baseline decode at the same precision when the baseline has one,
  * otherwise with its first recorded precision (normally fp32).
  */
-export async function runGate(baseline: LoadedBaseline, candidate: LoadedVae, precision: Precision, thresholds: GateThresholds, device?: Device, shard?: GateShard): Promise<GateResult> {
+export async function runGate(baseline: LoadedBaseline, candidate: LoadedVae, precision: Precision, thresholds: GateThresholds, device?: Device, shard?: GateShard, onProgress?: OnProgress): Promise<GateResult> {
   const m = baseline.manifest;
   const refPrecision = m.precisions.includes(precision) ? precision : m.precisions[0];
   let latents = m.latents;
@@ -68,11 +71,16 @@ export async function runGate(baseline: LoadedBaseline, candidate: LoadedVae, pr
     record = shardRecord(shard.spec, allUnits, fingerprint.digest(), { vaecheck: shard.vaecheck, candidateSha256: await sha256File(candidate.weightsFile), device: device ?? 'cpu' });
   }
   const badWeights = nonFiniteWeightsNote(candidate);
+  const task = `gate ${candidate.label}@${precision}`;
+  const progress = (stage: string, done: number) => onProgress?.({ task, stage, done, total: latents.length });
+  progress('building graph', 0);
   const cases: GateCase[] = [];
   if (latents.length === 0) return { candidate: candidate.source, precision, thresholds, cases, pass: true, ...(record ? { shard: record } : {}) };
   const runner = await VaeRunner.create(candidate, 'decoder', { precision, device });
   try {
-    for (const l of latents) {
+    for (const [i, l] of latents.entries()) {
+      progress(`decoding ${l.id}`, i);
+      const t0 = performance.now();
       const raw = baseline.latents.get(l.id)!;
       const out = (await runner.run(raw, `${baseline.dir}/${l.file}`)).output;
       const against = `${l.id}@${refPrecision}`;
@@ -83,8 +91,9 @@ export async function runGate(baseline: LoadedBaseline, candidate: LoadedVae, pr
       const metrics = itemMetrics(ref, out);
       const verdict = judge(metrics, verdictThresholds(thresholds));
       const note = verdict.pass ? undefined : noteFor(verdict, candidate.source, precision, badWeights);
-      cases.push({ name: `${l.id}@${precision}`, latent: l.id, against, ...metrics, pass: verdict.pass, reasons: reasons(verdict, metrics, 'keyValue'), note });
+      cases.push({ name: `${l.id}@${precision}`, latent: l.id, against, ...metrics, pass: verdict.pass, reasons: reasons(verdict, metrics, 'keyValue'), note, seconds: (performance.now() - t0) / 1000 });
     }
+    progress('done', latents.length);
   } finally {
     await runner.release();
   }
