@@ -1,16 +1,17 @@
 /**
  * Hub specs: how a user names a VAE on the Hugging Face Hub.
  *
- *   stabilityai/sdxl-vae                          a repo (bare: only when no such local path exists)
+ *   stabilityai/sdxl-vae                          a repo (bare: only when it cannot be a local path, see isHubSpec)
  *   hf:stabilityai/sdxl-vae                       the same, explicitly
  *   hf:owner/repo@revision                        a branch, tag or commit (refs/pr/N works too)
  *   hf:stabilityai/stable-diffusion-xl-base-1.0/vae        a subfolder of the repo
  *   hf:owner/repo@revision/subfolder/name.safetensors      one single-file VAE inside the repo
  *
- * The bare form may carry a revision and a subfolder as well, but never a file name ending in a
- * weights extension: `some/dir/vae.safetensors` that does not exist is a missing local file.
+ * The bare form is `owner/name[@revision]` only: a subfolder or file inside the repo needs `hf:`, so
+ * that a mistyped local path (`models/sdxl/vae`, `some/dir/vae.safetensors`) is reported as a missing
+ * file, never looked up on the Hub. See isHubSpec for the whole rule.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 
 export interface HubSpec {
   /** `owner/name` */
@@ -71,14 +72,45 @@ export function parseHubSpec(text: string): HubSpec | null {
 }
 
 /**
- * Whether `arg` names a VAE on the Hub: `hf:…` always (when it parses); the bare `owner/name[…]`
- * only when no local file or folder of that name exists and it does not end in a file extension.
+ * Whether `arg` names a VAE on the Hub rather than a local path. `hf:…` is always the Hub (when it
+ * parses). Anything that exists locally is local. So is, even when missing (a mistyped path must say
+ * "no such file", not go looking on the Hub):
+ *   - a path starting with `/`, `./`, `../` or `~`, or ending in a file extension;
+ *   - more than two segments (`a/b/c`): Hub subfolders need `hf:`;
+ *   - a path whose first segment is an existing local folder (`fixtures/demo-sdxl-vea`).
+ * What remains, a bare `owner/name[@revision]` that parses as a repo id, is the Hub.
  */
 export function isHubSpec(arg: string): boolean {
   if (arg.startsWith(HF_PREFIX)) return parseHubSpec(arg) !== null;
+  return looksLikeHubId(arg) && parseHubSpec(arg) !== null;
+}
+
+/** The local-path rules of isHubSpec, without parsing: false when `arg` must be a local path. */
+function looksLikeHubId(arg: string): boolean {
   if (existsSync(arg)) return false;
-  if (/^(\.{1,2}|~)?\//.test(arg) || FILE_EXT.test(arg)) return false;
-  return parseHubSpec(arg) !== null;
+  if (/^(\.{1,2}|~)?[/\\]/.test(arg) || arg === '~' || FILE_EXT.test(arg)) return false;
+  const segments = arg.split('/');
+  if (segments.length > 2) return false;
+  return !isDirectory(segments[0]);
+}
+
+/**
+ * For a missing local path that would be a Hub repo's subfolder with `hf:` (`models/sdxl/vae`, no
+ * local `models/`): the `hf:` spelling to suggest; null when it is plainly a local path.
+ */
+export function hubSpellingOf(arg: string): string | null {
+  if (arg.startsWith(HF_PREFIX) || /^(\.{1,2}|~)?[/\\]/.test(arg) || arg.startsWith('~') || FILE_EXT.test(arg)) return null;
+  const segments = arg.split('/');
+  if (segments.length < 3 || isDirectory(segments[0])) return null;
+  return parseHubSpec(`${HF_PREFIX}${arg}`) ? `${HF_PREFIX}${arg}` : null;
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** How a spec is shown in messages: `owner/name[@rev][/subfolder]`. */

@@ -6,8 +6,10 @@
  * downloading what is missing, and then opened the same way. A Hub VAE keeps the user's words as
  * its source and the repo's name as its label.
  */
+import { existsSync } from 'node:fs';
+import { BadInputError } from '../errors.js';
 import { type ResolveHubOptions, resolveHubVae } from '../hub/resolve.js';
-import { isHubSpec, parseHubSpec, specLabel } from '../hub/spec.js';
+import { hubSpellingOf, isHubSpec, parseHubSpec, specLabel } from '../hub/spec.js';
 import { type LoadOptions, type LoadedVae, loadVae } from '../weights/load.js';
 
 export type ResolveArgOptions = ResolveHubOptions;
@@ -40,7 +42,14 @@ export async function resolveVaeArg(arg: string, opts: ResolveArgOptions = {}): 
 
 /** resolveVaeArg, keeping what a Hub spec says about the VAE's label and source. */
 export async function resolveVaeTarget(arg: string, opts: ResolveArgOptions = {}): Promise<VaeTarget> {
-  if (!isHubSpec(arg)) return { path: arg };
+  if (!isHubSpec(arg)) {
+    // a mistyped local path is never looked up on the Hub (isHubSpec's rule): say it is missing
+    if (!existsSync(arg)) {
+      const hub = hubSpellingOf(arg);
+      throw new BadInputError(arg, `no such file or folder${hub ? ` (a subfolder of a Hugging Face Hub repo is written ${hub})` : ''}`);
+    }
+    return { path: arg };
+  }
   const spec = parseHubSpec(arg)!;
   return { path: (await resolveHubVae(spec, opts)).path, label: specLabel(spec), source: arg };
 }

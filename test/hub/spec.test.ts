@@ -34,15 +34,23 @@ test('parseHubSpec: repo ids, hf: prefix, revision, subfolder, file', () => {
   assert.equal(specLabel(parseHubSpec('hf:stabilityai/sdxl-vae/sdxl_vae.safetensors')!), 'sdxl-vae-sdxl_vae');
 });
 
-test('isHubSpec: a bare owner/name is a Hub id only when no such local path exists', () => {
+test('isHubSpec: a bare owner/name[@rev] is a Hub id only when it cannot be a local path (exists, ./ ../ / ~, extension, 3+ segments, first segment a local folder)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'vaecheck-spec-'));
   const cwd = process.cwd();
   try {
     mkdirSync(join(dir, 'owner', 'name'), { recursive: true });
     process.chdir(dir);
     assert.equal(isHubSpec('owner/name'), false, 'an existing local folder wins');
-    assert.equal(isHubSpec('owner/other'), true);
-    assert.equal(isHubSpec('stabilityai/stable-diffusion-xl-base-1.0/vae'), true);
+    assert.equal(isHubSpec('owner/other'), false, 'owner/ is a local folder');
+    assert.equal(isHubSpec('someone/other'), true);
+    assert.equal(isHubSpec('stabilityai/stable-diffusion-xl-base-1.0/vae'), false, 'a bare spec has no subfolder: that needs hf:');
+    assert.equal(isHubSpec('hf:stabilityai/stable-diffusion-xl-base-1.0/vae'), true);
+    assert.equal(isHubSpec('owner/name@v1.0'), false, 'the local folder owner/ exists: a mistyped path, not a repo');
+    assert.equal(isHubSpec('other/name@v1.0'), true, 'a bare owner/name@revision');
+    assert.equal(isHubSpec('owner/nmae'), false, 'first segment is a local folder: a mistyped local path');
+    assert.equal(isHubSpec('owner/name/vea'), false);
+    assert.equal(isHubSpec('~/vae'), false);
+    assert.equal(isHubSpec('../owner/name'), false);
     assert.equal(isHubSpec('hf:owner/name'), true, 'hf: is always the Hub');
     assert.equal(isHubSpec('./owner/other'), false);
     assert.equal(isHubSpec('dir/vae.safetensors'), false, 'a missing weights file stays a local path');
