@@ -12,6 +12,7 @@ import { EXIT, UsageError, VaecheckError, renderOptions } from '../src/errors.js
 import { removePendingTemporaries } from '../src/io/output-files.js';
 import { removeStaleTempFolders } from '../src/io/temp-folders.js';
 import { guardLines, logText } from '../src/ci-text.js';
+import { toJson } from '../src/format.js';
 import { PRECISIONS, type Precision } from '../src/dtype.js';
 import { DEVICES, type Device, THREADS_ENV } from '../src/runtime/session.js';
 import type { LatentSource } from '../src/decode.js';
@@ -111,9 +112,9 @@ export abstract class VaecheckCommand extends Command {
     super.log(guardLines(message), ...args);
   }
 
-  /** The --json output: one JSON document on stdout. */
-  printJson(value: unknown, replacer?: (key: string, value: unknown) => unknown): void {
-    this.printJsonText(JSON.stringify(value, replacer as never, 2));
+  /** The --json output: one JSON document on stdout (non-finite numbers as "inf"/"-inf"/"nan", src/format.ts). */
+  printJson(value: unknown): void {
+    this.printJsonText(toJson(value));
   }
 
   /** JSON text already made, printed as printJson does (guarded like every stdout line). */
@@ -212,7 +213,7 @@ export const latentFlags = {
   latents: Flags.string({ description: 'latents file: .npy (float32/float16, C order) or .safetensors; taken as scaled (diffusion-space) latents' }),
   tensor: Flags.string({ description: 'tensor name inside a .safetensors latents file' }),
   random: Flags.boolean({ description: 'use seeded N(0,1) latents (scaled space) instead of a file' }),
-  seed: Flags.integer({ description: 'seed for --random', default: 0 }),
+  seed: Flags.integer({ description: 'seed for --random [default: 0]', default: 0 }),
   size: Flags.string({ description: 'latent size HxW for --random (64x64 latents decode to 512x512 for SDXL)', default: '64x64' }),
   batch: Flags.integer({ description: 'batch size for --random', default: 1, min: 1 }),
   unscaled: Flags.boolean({ description: 'the latents are raw encoder outputs (not multiplied by the scaling factor)' }),

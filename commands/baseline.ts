@@ -24,7 +24,7 @@ export default class Baseline extends VaecheckCommand {
     precision: Flags.string({ description: 'comma-separated precisions to record', default: 'fp32' }),
     latents: Flags.string({ description: 'latent files (scaled); repeat for several', multiple: true }),
     random: Flags.boolean({ description: 'seeded N(0,1) scaled latents' }),
-    seed: Flags.integer({ description: 'seed for --random', default: 0 }),
+    seed: Flags.integer({ description: 'seed for --random [default: 0]', default: 0 }),
     size: Flags.string({ description: 'latent size HxW for --random', default: '64x64' }),
     batch: Flags.integer({ description: 'how many random latents', default: 1, min: 1 }),
     unscaled: Flags.boolean({ description: 'latent files are raw encoder outputs' }),
@@ -52,6 +52,7 @@ export default class Baseline extends VaecheckCommand {
     if (manifest.shard) process.stderr.write(shardUnitsLine(manifest.shard, 'latent(s)'));
     for (const [rel, bytes] of files) out.add(join(flags.out, rel), bytes);
     out.commit();
+    if (this.globals.json) this.printJson({ ...manifest, out: flags.out });
     this.log(`baseline of ${vae.label} (sha256 ${manifest.vae.sha256.slice(0, 12)}…): ${manifest.cases.length} decode(s) of ${manifest.latents.length} latent(s) at ${precisions.join(', ')} -> ${flags.out}`);
   }
 }

@@ -25,7 +25,7 @@ export default class Compare extends VaecheckCommand {
   static description =
     'Each (VAE, precision) cell decodes the same latents and is compared with the reference cell (default: the first VAE at fp32). ' +
     `A cell is ✅ when its decode is finite, its PSNR against the reference is at least --min-psnr (default ${DEFAULT_MIN_PSNR} dB: a usable picture close to the reference, ` +
-    'which a fine-tuned sibling such as sdxl-vae-fp16-fix passes; fp16 emulation of the same VAE is typically above 60 dB) and its SSIM at least --min-ssim. ' +
+    'which a fine-tuned sibling such as sdxl-vae-fp16-fix passes; fp16 emulation of the same VAE is typically 55–60 dB or more, bf16 40–45 dB) and its SSIM at least --min-ssim. ' +
     'Writes decoded/, diff/, matrix.png, report.json, report.md and report.html into --out. Exit 1 when any cell is ⚠️ (with --demo: when the demo does not show what it should, its original failing in fp16 only). ' +
     `Without --vae (and --demo) the rows are ${DEFAULT_VAES.map((d) => `${d.label} (${d.spec})`).join(' and ')}, from the Hugging Face cache or downloaded into it.`;
   static examples = [
@@ -44,15 +44,15 @@ export default class Compare extends VaecheckCommand {
     demo: Flags.boolean({ description: 'use the bundled miniature VAE pair and latents (no download)' }),
     precision: Flags.string({ description: 'comma-separated columns', default: 'fp32,bf16,fp16' }),
     latents: Flags.string({ description: 'latent files (.npy / .safetensors, scaled); repeat for several', multiple: true }),
-    image: Flags.string({ description: 'images: encoded once by the first VAE at fp32; also a second reference', multiple: true }),
+    image: Flags.string({ description: 'image file or folder (every image in it, sorted by name); repeat for more. Encoded once by the first VAE at fp32; also a second reference', multiple: true }),
     size: Flags.string({ description: 'with --random: latent size HxW; with --image: resize images to HxW' }),
     random: Flags.boolean({ description: 'seeded N(0,1) scaled latents' }),
-    seed: Flags.integer({ description: 'seed for --random', default: 0 }),
+    seed: Flags.integer({ description: 'seed for --random [default: 0]', default: 0 }),
     batch: Flags.integer({ description: 'how many random latents', default: 1, min: 1 }),
     unscaled: Flags.boolean({ description: 'latent files are raw encoder outputs' }),
     reference: Flags.string({ description: 'reference cell as label@precision (default: first VAE @fp32)' }),
-    'min-psnr': Flags.string({ description: `PSNR threshold in dB for ✅ (default ${DEFAULT_MIN_PSNR})`, default: String(DEFAULT_MIN_PSNR) }),
-    'min-ssim': Flags.string({ description: 'SSIM threshold for ✅ (default 0)', default: '0' }),
+    'min-psnr': Flags.string({ description: 'PSNR threshold in dB for ✅', default: String(DEFAULT_MIN_PSNR) }),
+    'min-ssim': Flags.string({ description: 'SSIM threshold for ✅ (0: SSIM is reported, not required)', default: '0' }),
     out: Flags.string({ description: 'output folder' }),
     force: Flags.boolean({ description: 'overwrite files already in --out' }),
     device: deviceFlag,

@@ -41,6 +41,11 @@ export default class Decode extends VaecheckCommand {
     for (const [path, bytes] of files) out.add(path, bytes);
     const written = out.commit();
     const nf = result.nonFinite;
+    if (this.globals.json) {
+      this.printJson(
+        { schema: 'vaecheck.decode/1', vae: vae.label, source: vae.source, precision: flags.precision, latents: latents.origin, shape: result.image.shape, files: written, nan: nf.nan, inf: nf.inf, total: nf.total, nonFiniteFraction: nf.fraction, ok: nf.nan + nf.inf === 0 },
+      );
+    }
     this.log(`decoded ${logText(latents.origin)} with ${logText(vae.label)} at ${flags.precision}: [${result.image.shape.join(', ')}] -> ${logText(written.join(', '))}`);
     if (result.tiling) this.log(`note: ${describeTiling(result.tiling)}`);
     if (nf.nan + nf.inf > 0) {

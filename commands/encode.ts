@@ -4,6 +4,7 @@ import type { VaeArchitecture } from '../src/architecture/vae-architecture.js';
 import { outputKind, tensorFile } from '../src/decode.js';
 import { encodeImages } from '../src/encode.js';
 import { OutputSet } from '../src/io/output-files.js';
+import { imagePaths } from '../src/images/image-paths.js';
 import { parseSize } from '../src/tensors/latents.js';
 import { VaecheckCommand, asDevice, asPrecision, deviceFlag, latentSpaceLine, precisionFlag } from './_base.js';
 import { VAE_ARG_HELP, loadVaeFromArg, vaeLoadFlags } from './_hub.js';
@@ -17,7 +18,7 @@ export default class Encode extends VaecheckCommand {
   static flags = {
     vae: Flags.string({ description: VAE_ARG_HELP, required: true }),
     ...vaeLoadFlags,
-    image: Flags.string({ description: 'image file (png, jpg, webp, …); repeat for a batch', required: true, multiple: true }),
+    image: Flags.string({ description: 'image file (png, jpg, webp, …) or folder (every image in it, sorted by name); repeat for a batch', required: true, multiple: true }),
     out: Flags.string({ description: 'output latents: .npy or .safetensors', required: true }),
     size: Flags.string({ description: 'resize (centre crop) every image to HxW pixels first' }),
     unscaled: Flags.boolean({ description: 'write raw encoder output instead of scaled latents' }),
@@ -36,7 +37,14 @@ export default class Encode extends VaecheckCommand {
     const r = await encodeImages(vae, flags.image, { size, unscaled: flags.unscaled, precision: asPrecision(flags.precision), device: asDevice(flags.device) });
     out.add(flags.out, tensorFile(kind, 'latents', r.latents, { vaecheck_space: flags.unscaled ? 'unscaled' : 'scaled' }));
     out.commit();
-    this.log(`encoded ${flags.image.length} image(s) with ${vae.label} at ${flags.precision}: latents [${r.latents.shape.join(', ')}] (${flags.unscaled ? 'raw' : scaledText(vae.arch)}) -> ${flags.out}`);
+    const nf = r.nonFinite;
+    if (this.globals.json) {
+      this.printJson({
+        schema: 'vaecheck.encode/1', vae: vae.label, source: vae.source, precision: flags.precision, images: imagePaths(flags.image), shape: r.latents.shape,
+        space: flags.unscaled ? 'unscaled' : 'scaled', scalingFactor: vae.arch.scalingFactor, shiftFactor: vae.arch.shiftFactor, file: flags.out, nan: nf.nan, inf: nf.inf, total: nf.total, ok: nf.nan + nf.inf === 0,
+      });
+    }
+    this.log(`encoded ${r.latents.shape[0]} image(s) with ${vae.label} at ${flags.precision}: latents [${r.latents.shape.join(', ')}] (${flags.unscaled ? 'raw' : scaledText(vae.arch)}) -> ${flags.out}`);
     if (r.nonFinite.nan + r.nonFinite.inf > 0) {
       this.log(`FAILED | ${r.nonFinite.nan} NaN and ${r.nonFinite.inf} Inf values in the latents. Run vaecheck nan-scan --part encoder to find the layer.`);
       process.exitCode = 1;

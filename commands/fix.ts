@@ -32,8 +32,8 @@ export default class Fix extends VaecheckCommand {
     part: Flags.string({ description: 'which part to fix (default: every part the file holds)', options: ['decoder', 'encoder', 'both'] }),
     headroom: Flags.string({ description: 'keep activations at or below 65504 / headroom', default: '4' }),
     latents: Flags.string({ description: 'calibration latents (scaled); repeat for several', multiple: true }),
-    image: Flags.string({ description: 'encoder calibration images (default: fp32 decodes of the calibration latents)', multiple: true }),
-    seed: Flags.integer({ description: 'seed of the random calibration latents (held-out latents use seed + 1000)', default: 0 }),
+    image: Flags.string({ description: 'encoder calibration image files or folders (default: fp32 decodes of the calibration latents)', multiple: true }),
+    seed: Flags.integer({ description: 'seed of the random calibration latents (held-out latents use seed + 1000) [default: 0]', default: 0 }),
     size: Flags.string({ description: 'latent size HxW of random calibration and held-out latents', default: '32x32' }),
     count: Flags.integer({ description: 'how many random calibration latents', default: 2, min: 1 }),
     force: Flags.boolean({ description: 'overwrite existing output' }),
@@ -81,6 +81,7 @@ export default class Fix extends VaecheckCommand {
 
     let ok = true;
     let faithful = true;
+    const report: Record<string, unknown>[] = [];
     for (const p of plans) {
       this.log(`${p.part}: ${p.stages.length} stream stages, target max |x| <= ${p.target.toFixed(0)} (65504 / ${headroom})`);
       for (const s of p.stages) if (s.scale !== 1) this.log(`  stage from ${s.opens}: max |x| ${s.maxAbs.toPrecision(5)} -> x${fmtScale(s.scale)} = ${(s.maxAbs * s.scale).toPrecision(5)}`);
@@ -93,18 +94,28 @@ export default class Fix extends VaecheckCommand {
       // ops below 65504 but above the target only lose headroom: one summary line, not one per op
       const near = p.unreachable.map((op) => ({ op, m: stats.get(p.part)!.get(op)!.maxAbs })).filter((u) => u.m <= 65504).sort((a, b) => b.m - a.m);
       if (near.length) this.log(`  warning | ${near.length} op(s) that rescaling cannot reach stay above ${p.target.toFixed(0)}; largest ${near[0].op} at ${near[0].m.toPrecision(5)}`);
+      report.push({
+        part: p.part,
+        target: p.target,
+        stages: p.stages.map((s) => ({ opens: s.opens, maxAbs: s.maxAbs, scale: s.scale })),
+        conv1: [...p.conv1].map(([name, c]) => ({ name, maxAbs: c.maxAbs, scale: c.scale })),
+        unreachable: p.unreachable.map((op) => ({ op, maxAbs: stats.get(p.part)!.get(op)!.maxAbs })),
+      });
     }
     // the staged weights file, verified before anything is published
     const fixedVae = openVae(outputs.stagedPath(joinOut(flags.out, folderOut ? fixedVaeLayout(vae)[1] : '')), { latentSpace: latentSpaceRequest(flags) });
     this.log(`verification on ${heldOut.length} held-out latent(s) (seed ${flags.seed + 1000}), not the calibration ones:`);
     for (const p of parts) {
       const v = await Progress.for(this.globals).around(async (update) => verify(vae, fixedVae, p, p === 'decoder' ? heldOut : await images(heldOut, undefined), update));
+      const entry = report.find((r) => r.part === p);
+      if (entry) entry.verification = { ...v, heldOut: heldOut.length, seed: flags.seed + 1000 };
       if (!v.fp16Verdict.pass) ok = false;
       if (!v.fp32Verdict.pass) faithful = false;
       this.log(`  ${p}: fp32 max abs difference to the original ${exponential(v.fp32MaxAbsDiff)} (expected <= ${FIX_THRESHOLDS.fp32.maxAbsError!.toExponential()}${v.fp32Verdict.pass ? '' : ': FAILED, lower --headroom'})`);
       this.log(`  ${p}: fp16 ${v.fp16Verdict.pass ? 'finite' : `${v.fp16NonFinite} NaN/Inf, first at ${v.firstNonFinite}`}; PSNR against the original's fp32 ${db(v.fp16Psnr)} dB (original in fp16: ${v.originalFp16NonFinite} NaN/Inf)`);
       this.log(`  ${p}: smallest headroom x${fixed(v.tightest.headroom, 1)} at ${v.tightest.name} (max |x| ${v.tightest.maxAbs.toPrecision(5)})`);
     }
+    if (this.globals.json) this.printJson({ schema: 'vaecheck.fix/1', vae: vae.source, out: flags.out, headroom, parts: report, ok: ok && faithful, written: faithful });
     if (!faithful) {
       // a fix that changes the fp32 output is damage, not a fix: nothing is published
       outputs.abort();

@@ -48,7 +48,7 @@ export default class NanScan extends VaecheckCommand {
     demo: Flags.boolean({ description: 'scan the bundled miniature VAE pair (no download); latents: a bundled photo\'s unless --latents or --random' }),
     precision: precisionFlag('fp16'),
     part: Flags.string({ description: 'which part to scan', options: ['decoder', 'encoder', 'both'], default: 'decoder' }),
-    image: Flags.string({ description: 'encoder input image(s) (default: the VAE\'s fp32 decode of the latents)', multiple: true }),
+    image: Flags.string({ description: 'encoder input image file(s) or folder(s) (default: the VAE\'s fp32 decode of the latents)', multiple: true }),
     'image-size': Flags.string({ description: 'resize encoder images to HxW' }),
     top: Flags.integer({ description: 'how many least-headroom ops to list', default: 5, min: 1 }),
     plot: Flags.string({ description: 'write the activation-magnitude plot (.svg or .png)' }),

@@ -1,6 +1,7 @@
 /** The encode job: images -> latent mean, shifted and scaled into the diffusion space unless asked otherwise. */
 import type { Precision } from './dtype.js';
 import { BadInputError, UsageError, option } from './errors.js';
+import { imagePaths } from './images/image-paths.js';
 import { readImage } from './images/sharp-io.js';
 import { countNonFinite, type NonFiniteCount } from './metrics/nonfinite.js';
 import type { Device } from './runtime/session.js';
@@ -16,8 +17,12 @@ export interface EncodeOptions {
   device?: Device;
 }
 
-/** Reads images into one NCHW batch in [-1, 1]; they must share a size (or be resized to `size`). */
-export async function readImageBatch(files: readonly string[], size?: { height: number; width: number }): Promise<Tensor> {
+/**
+ * Reads images into one NCHW batch in [-1, 1]; they must share a size (or be resized to `size`).
+ * A folder among `args` stands for the images in it, sorted by name (imagePaths).
+ */
+export async function readImageBatch(args: readonly string[], size?: { height: number; width: number }): Promise<Tensor> {
+  const files = imagePaths(args);
   if (files.length === 0) throw new UsageError('no images given');
   const images = [];
   for (const f of files) images.push(await readImage(f, size ? { size } : {}));

@@ -13,6 +13,7 @@ import { type Thresholds, judge, reasons } from '../metrics/verdict.js';
 import type { Device } from '../runtime/session.js';
 import { type LatentSource, latentIds, resolveLatents } from '../decode.js';
 import { readImageBatch } from '../encode.js';
+import { imagePaths } from '../images/image-paths.js';
 import { type LatentSpaceRequest, latentsNotInterchangeable } from '../architecture/family.js';
 import { type TilingInfo, describeTiling } from '../tiled-decode.js';
 import { isHubSpec, parseHubSpec, specLabel } from '../hub/spec.js';
@@ -233,7 +234,7 @@ async function imageInput(opts: CompareOptions, loaded: Map<string, OpenedVae>, 
   const first = loaded.get(firstLabel)!;
   if (!first.arch.hasEncoder) throw new BadInputError(first.weightsFile, `has no encoder: image input (${option('images')}) is encoded by the first VAE`);
   const imageId = (f: string) => basename(f).replace(/\.[^.]+$/, '');
-  let files = allFiles;
+  let files = imagePaths(allFiles);
   let shardInputs: PreparedInput['shardInputs'];
   if (opts.shard) {
     const fingerprint = new InputsFingerprint();
