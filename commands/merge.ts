@@ -43,7 +43,6 @@ export default class Merge extends VaecheckCommand {
     out: Flags.string({ description: 'folder for the merged output', required: true }),
     junit: Flags.string({ description: 'gate shards: also write the merged JUnit XML here' }),
     force: Flags.boolean({ description: 'replace an earlier merged output in --out (a folder holding anything else is refused even so), and overwrite --junit' }),
-    json: Flags.boolean({ description: 'print the merged report.json / gate.json / nan-scan.json' }),
   };
 
   async run(): Promise<void> {
@@ -116,7 +115,7 @@ export default class Merge extends VaecheckCommand {
       if (process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, summary);
       for (const line of annotations) this.workflowCommand(line, asJson);
     }
-    if (asJson) this.log(json.trimEnd());
+    if (asJson) this.printJsonText(json.trimEnd());
     else for (const l of lines) this.log(l);
     if (!ok) process.exitCode = 1;
   }

@@ -8,7 +8,7 @@ import { UsageError } from '../src/errors.js';
 import { magnitude as fmt, percent, toJson } from '../src/format.js';
 import { svgToPng } from '../src/images/sharp-io.js';
 import { OutputSet } from '../src/io/output-files.js';
-import { type VaeScan, nanScanVae } from '../src/nan-scan.js';
+import { HEADROOM_LIMIT, type VaeScan, formatHeadroom, nanScanVae } from '../src/nan-scan.js';
 import { activationPlotSvg } from '../src/report/activation-plot.js';
 import { parseSize } from '../src/tensors/latents.js';
 import type { Part } from '../src/vae-runner.js';
@@ -110,7 +110,7 @@ export default class NanScan extends VaecheckCommand {
     });
     if (record) process.stderr.write(shardUnitsLine(record, 'latent(s)'));
     if (flags.plot) {
-      const svg = await activationPlotSvg(scans.map((s) => ({ label: s.label, layers: s.layers })), MAX_FINITE[precision], precision);
+      const svg = await activationPlotSvg(scans.map((s) => ({ label: s.label, layers: s.layers })), precision);
       out.add(flags.plot, extname(flags.plot).toLowerCase() === '.png' ? await svgToPng(svg) : svg);
     }
     const failed = scans.some((s) => !s.finite);
@@ -119,7 +119,7 @@ export default class NanScan extends VaecheckCommand {
     out.commit();
     if (flags.json) {
       process.stdout.write(`${json}\n`);
-    } else this.render(scans, precision, latentOrigin);
+    } else this.render(scans, precision, latentOrigin, flags.plot);
     for (const [i, note] of this.weightNotes) if (flags.json) process.stderr.write(`vaecheck: note: ${logText(scans[i].label)}: ${logText(note)}\n`);
     if (failed) process.exitCode = 1;
   }
@@ -127,29 +127,33 @@ export default class NanScan extends VaecheckCommand {
   /** scan index -> why its weights alone make it non-finite */
   private readonly weightNotes = new Map<number, string>();
 
-  private render(scans: VaeScan[], precision: 'fp32' | 'bf16' | 'fp16', latentOrigin: string): void {
+  private render(scans: VaeScan[], precision: 'fp32' | 'bf16' | 'fp16', latentOrigin: string, plot?: string): void {
     const limit = MAX_FINITE[precision];
-    this.log(`nan-scan at ${precision} (largest finite ${fmt(limit)}), latents ${logText(latentOrigin)}`);
+    const against = precision === 'fp16' ? '' : `; headroom is measured against fp16's ${HEADROOM_LIMIT}`;
+    this.log(`nan-scan at ${precision} (largest finite ${fmt(limit)}${against}), latents ${logText(latentOrigin)}`);
     for (const [si, s] of scans.entries()) {
       for (const p of s.parts) {
         const head = `${logText(s.label)} · ${p.part}`;
         if (p.finite) {
           const top = p.leastHeadroom[0];
-          this.log(`${chalk.green('PASSED')} | ${head} | all finite; largest |x| ${fmt(top?.maxAbs ?? 0)} at ${logText(top?.name ?? '-')} (headroom x${fmt(top?.headroom ?? Infinity)})`);
+          this.log(`${chalk.green('PASSED')} | ${head} | all finite; largest |x| ${fmt(top?.maxAbs ?? 0)} at ${logText(top?.name ?? '-')} (headroom ${formatHeadroom(top?.headroom ?? Infinity)} to fp16's ${HEADROOM_LIMIT})`);
         } else {
           const first = p.layers.find((l) => l.name === p.firstNonFinite);
           const where = first ? `${logText(first.name)} (${first.inf} Inf, ${first.nan} NaN; largest finite |x| ${fmt(first.maxAbs)})` : 'the graph input';
           this.log(`${chalk.red('FAILED')} | ${head} | first non-finite op: ${where}; output ${percent(p.output.fraction)}% non-finite (${p.output.nan} NaN, ${p.output.inf} Inf of ${p.output.total})`);
+          this.log(`  ${p.nonFiniteOps} of ${p.layers.length} traced ops hold NaN/Inf${first ? `, from ${first.name} on` : ''}`);
         }
-        this.log('  least headroom:');
-        p.leastHeadroom.forEach((r, i) => {
-          const state = r.nan + r.inf > 0 ? chalk.red(`${r.inf} Inf, ${r.nan} NaN`) : `headroom x${fmt(r.headroom)}`;
-          this.log(`  ${String(i + 1).padStart(3)}. ${logText(r.name).padEnd(52)} max|x| ${fmt(r.maxAbs).padStart(10)}  ${state}`);
-        });
+        if (p.leastHeadroom.length) {
+          this.log(`  least headroom to fp16's ${HEADROOM_LIMIT}${p.finite ? '' : ' among the finite ops'}:`);
+          p.leastHeadroom.forEach((r, i) => this.log(`  ${String(i + 1).padStart(3)}. ${logText(r.name).padEnd(52)} max|x| ${fmt(r.maxAbs).padStart(10)}  headroom ${formatHeadroom(r.headroom)}`));
+        }
+        const beyond = p.layers.filter((l) => l.nan + l.inf === 0 && l.maxAbs > HEADROOM_LIMIT).length;
+        if (precision !== 'fp16' && beyond > 0) this.log(`  note: ${beyond} op(s) exceed fp16's ${HEADROOM_LIMIT} (headroom below x1): this VAE overflows when run in fp16`);
         const bad = this.weightNotes.get(si);
         if (!p.finite && bad) this.log(`  note: ${logText(bad)}`);
-        else if (!p.finite) this.log(`  note: decode this VAE in ${precision === 'fp16' ? 'bf16 or fp32' : 'fp32'}, or make an fp16-safe copy with vaecheck fix (for SDXL there is madebyollin/sdxl-vae-fp16-fix)`);
+        else if (!p.finite) this.log(`  note: decode this VAE in ${precision === 'fp16' ? 'bf16 or fp32' : 'fp32'}, or make an fp16-safe copy with ${this.shownBin} fix (for SDXL there is madebyollin/sdxl-vae-fp16-fix)`);
       }
     }
+    if (plot) this.log(`wrote the activation plot to ${plot}`);
   }
 }

@@ -20,7 +20,7 @@ export { VaeRunner, prepareGraph, type RunnerOptions, type RunResult } from './v
 export { AUTO_TILE_LATENT_AREA, DEFAULT_TILE_SAMPLE_SIZE, TILING_MODES, type TilingInfo, type TilingMode, describeTiling, tileGeometry, tiledDecode } from './tiled-decode.js';
 export { resolveLatents, decodeLatents, imageFiles, tensorFile, type LatentSource, type DecodeResult } from './decode.js';
 export { encodeImages, readImageBatch } from './encode.js';
-export { nanScanVae, rankHeadroom, type VaeScan, type PartScan } from './nan-scan.js';
+export { nanScanVae, rankHeadroom, formatHeadroom, HEADROOM_LIMIT, type VaeScan, type PartScan } from './nan-scan.js';
 export { readNpy, parseNpy, encodeNpy } from './tensors/npy.js';
 export { prepareLatents, randomLatents, readLatentFile, parseSize, type Latents } from './tensors/latents.js';
 export * from './metrics/index.js';

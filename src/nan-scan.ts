@@ -1,7 +1,12 @@
 /**
  * nan-scan: decode (and/or encode) once per VAE at a precision with the instrumentation pass, and
- * report the first op whose output holds a non-finite value, the ops with the least headroom
- * below the precision's largest finite value, and the NaN/Inf fraction of the final output.
+ * report the first op whose output holds a non-finite value, the finite ops with the least headroom,
+ * and the NaN/Inf fraction of the final output.
+ *
+ * Headroom is always measured against fp16's largest finite value, 65504, whatever the precision of
+ * the run: the question is how close a VAE runs to the fp16 edge, and a scan at fp32 answers it
+ * without the overflow turning everything after it into NaN (bf16 and fp32 reach ~3.4e38, a limit
+ * no VAE comes near, so a headroom against it would say nothing).
  */
 import { MAX_FINITE, type Precision } from './dtype.js';
 import { type NonFiniteCount, countNonFinite } from './metrics/nonfinite.js';
@@ -14,8 +19,11 @@ import { decodeToImages } from './decode.js';
 import type { Tensor } from './tensor.js';
 import type { OnProgress } from './progress.js';
 
+/** What headroom is measured against: fp16's largest finite value, 65504. */
+export const HEADROOM_LIMIT = MAX_FINITE.fp16;
+
 export interface HeadroomRow extends LayerStats {
-  /** limit / maxAbs: how many times larger the largest value could get before overflowing */
+  /** 65504 / maxAbs: how many times larger the largest value could get before overflowing fp16 (< 1: beyond it) */
   headroom: number;
 }
 
@@ -24,7 +32,9 @@ export interface PartScan {
   finite: boolean;
   firstNonFinite: string | null;
   output: NonFiniteCount;
-  /** ops ranked by least headroom (non-finite ops first) */
+  /** how many traced ops hold NaN/Inf (their largest finite |x| says little, so they are not ranked) */
+  nonFiniteOps: number;
+  /** the finite ops ranked by least headroom against 65504 */
   leastHeadroom: HeadroomRow[];
   layers: LayerStats[];
 }
@@ -49,13 +59,21 @@ export interface NanScanOptions {
   onProgress?: OnProgress;
 }
 
-/** Ranks ops by headroom: non-finite first, then smallest limit / maxAbs. */
-export function rankHeadroom(layers: readonly LayerStats[], precision: Precision, top: number): HeadroomRow[] {
-  const limit = MAX_FINITE[precision];
-  const rows = layers.map((l, i) => ({ ...l, headroom: l.nan + l.inf > 0 ? 0 : l.maxAbs > 0 ? limit / l.maxAbs : Infinity, i }));
-  // non-finite ops (headroom 0) stay in execution order, so the first one leads
-  rows.sort((a, b) => a.headroom - b.headroom || (a.headroom === 0 ? a.i - b.i : b.maxAbs - a.maxAbs));
+/** The finite ops ranked by headroom against 65504, least first (ties: execution order). */
+export function rankHeadroom(layers: readonly LayerStats[], top: number): HeadroomRow[] {
+  const rows = layers
+    .map((l, i) => ({ ...l, headroom: l.maxAbs > 0 ? HEADROOM_LIMIT / l.maxAbs : Infinity, i }))
+    .filter((l) => l.nan + l.inf === 0);
+  rows.sort((a, b) => a.headroom - b.headroom || a.i - b.i);
   return rows.slice(0, top).map(({ i: _i, ...r }) => r);
+}
+
+/** A headroom factor as people read it: x23.4, x1159, x0.19 (beyond 65504), xinf. */
+export function formatHeadroom(h: number): string {
+  if (!Number.isFinite(h)) return 'xinf';
+  if (h >= 1000) return `x${h.toFixed(0)}`;
+  if (h >= 10) return `x${h.toFixed(1)}`;
+  return `x${h.toFixed(2)}`;
 }
 
 async function scanPart(vae: LoadedVae, part: Part, input: Tensor, origin: string, opts: NanScanOptions): Promise<PartScan> {
@@ -74,7 +92,8 @@ async function scanPart(vae: LoadedVae, part: Part, input: Tensor, origin: strin
       finite: first === null && output.nan + output.inf === 0,
       firstNonFinite: first?.name ?? null,
       output,
-      leastHeadroom: rankHeadroom(layers, opts.precision, opts.top ?? 5),
+      nonFiniteOps: layers.filter((l) => l.nan + l.inf > 0).length,
+      leastHeadroom: rankHeadroom(layers, opts.top ?? 5),
       layers,
     };
   } finally {

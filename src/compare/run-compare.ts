@@ -4,6 +4,8 @@
  * from images, against the images themselves. Weights are read once per VAE, each graph is built
  * once per cell, and images are encoded once.
  */
+import { imagePaths } from '../images/image-paths.js';
+import type { LayerStats } from '../precision/instrument.js';
 import { basename } from 'node:path';
 import type { Precision } from '../dtype.js';
 import { BadInputError, UsageError, option } from '../errors.js';
@@ -13,7 +15,6 @@ import { type Thresholds, judge, reasons } from '../metrics/verdict.js';
 import type { Device } from '../runtime/session.js';
 import { type LatentSource, latentIds, resolveLatents } from '../decode.js';
 import { readImageBatch } from '../encode.js';
-import { imagePaths } from '../images/image-paths.js';
 import { type LatentSpaceRequest, latentsNotInterchangeable } from '../architecture/family.js';
 import { type TilingInfo, describeTiling } from '../tiled-decode.js';
 import { isHubSpec, parseHubSpec, specLabel } from '../hub/spec.js';
@@ -97,8 +98,19 @@ export interface LatentInfo {
   shape: number[];
 }
 
+/**
+ * Per-op largest |x| of one VAE's fp32 decode of the run's first latent (the activation figure): taken
+ * from its fp32 cell, whose runner carries the instrumentation pass (about 1% more time), or from one
+ * extra instrumented fp32 decode when fp32 is not a column.
+ */
+export interface VaeActivations {
+  vae: string;
+  latent: string;
+  layers: LayerStats[];
+}
+
 export interface CompareResult {
-  vaes: { label: string; source: string; weightsFile: string; naming: string; storageDtype: string }[];
+  vaes: { label: string; source: string; weightsFile: string; sha256: string; naming: string; storageDtype: string }[];
   precisions: Precision[];
   reference: { vae: string; precision: Precision; key: string };
   latents: LatentInfo[];
@@ -109,6 +121,8 @@ export interface CompareResult {
   outputs: Map<string, Tensor[]>;
   /** the input images, for image inputs */
   inputImages?: Tensor[];
+  /** one per VAE, in `vaes` order (absent in a shard that does not hold the run's first latent) */
+  activations?: VaeActivations[];
   seconds: { total: number; weights: number; encode: number };
   /** set for a sharded run: which shard, its units and what identifies the run (for vaecheck merge) */
   shard?: ShardRecord;
@@ -151,17 +165,24 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
   if (opts.shard && opts.input.kind === 'latents') keepShardLatents(input, opts.vaes[0].label, opts.shard);
 
   const refKey = cellKey(ref.label, ref.precision);
-  const decoded = await decodeCells(opts, ref, loaded, input, progress);
+  // the figures show the run's first latent: a shard makes them only when it holds that latent, so that
+  // merging shards gives the unsharded figures
+  const withActivations = input.latents.length > 0 && (!input.shardInputs || input.shardInputs.allUnits[0] === input.latents[0].id);
+  const decoded = await decodeCells(opts, ref, loaded, input, progress, withActivations);
+  if (withActivations) await addMissingActivations(opts, loaded, input, decoded.activations);
   const cells = judgeCells(opts, refKey, input, decoded);
   const firstTiled = [...decoded.tiling.values()][0];
   // tiling changes the output near tile seams: never silent
   if (firstTiled) input.warnings.push(`${[...decoded.tiling.keys()].join(', ')}: ${describeTiling(firstTiled)}`);
-  const shard = opts.shard ? await shardOf(opts, loaded, opts.shard, input.shardInputs!) : undefined;
+  // each VAE's weights sha256: in the report's metadata, and what identifies a sharded run
+  const weights: Record<string, string> = {};
+  for (const [label, vae] of loaded) weights[label] = await sha256File(vae.weightsFile);
+  const shard = opts.shard ? shardOf(opts, weights, opts.shard, input.shardInputs!) : undefined;
   return {
     ...(shard ? { shard } : {}),
     vaes: opts.vaes.map((v) => {
       const l = loaded.get(v.label)!;
-      return { label: v.label, source: l.source, weightsFile: l.weightsFile, naming: l.naming, storageDtype: l.storageDtype };
+      return { label: v.label, source: l.source, weightsFile: l.weightsFile, sha256: weights[v.label], naming: l.naming, storageDtype: l.storageDtype };
     }),
     precisions: opts.precisions,
     reference: { vae: ref.label, precision: ref.precision, key: refKey },
@@ -171,6 +192,7 @@ export async function runCompare(opts: CompareOptions): Promise<CompareResult> {
     warnings: input.warnings,
     outputs: decoded.outputs,
     inputImages: input.inputImages,
+    ...(withActivations ? { activations: opts.vaes.map((v) => ({ vae: v.label, latent: input.latents[0].id, layers: decoded.activations.get(v.label)! })) } : {}),
     seconds: { total: (performance.now() - t0) / 1000, weights: (tWeights - t0) / 1000, encode: (tEncode - tWeights) / 1000 },
   };
 }
@@ -281,9 +303,7 @@ function keepShardLatents(input: PreparedInput, firstLabel: string, shard: Shard
 }
 
 /** The record vaecheck merge joins shards by: the shard, every unit, and what identifies the run. */
-async function shardOf(opts: CompareOptions, loaded: Map<string, OpenedVae>, spec: ShardSpec, inputs: NonNullable<PreparedInput['shardInputs']>): Promise<ShardRecord> {
-  const weights: Record<string, string> = {};
-  for (const [label, vae] of loaded) weights[label] = await sha256File(vae.weightsFile);
+function shardOf(opts: CompareOptions, weights: Record<string, string>, spec: ShardSpec, inputs: NonNullable<PreparedInput['shardInputs']>): ShardRecord {
   return shardRecord(spec, inputs.allUnits, inputs.inputsSha256, { weightsSha256: weights, input: opts.input.kind, device: opts.device ?? 'cpu' });
 }
 
@@ -296,7 +316,7 @@ function readImageBytes(file: string): Uint8Array {
 }
 
 /** Decodes every cell (the reference too, even when its precision is not a column); one session per cell. */
-async function decodeCells(opts: CompareOptions, ref: { label: string; precision: Precision }, loaded: Map<string, OpenedVae>, input: PreparedInput, progress: (e: CompareProgress) => void) {
+async function decodeCells(opts: CompareOptions, ref: { label: string; precision: Precision }, loaded: Map<string, OpenedVae>, input: PreparedInput, progress: (e: CompareProgress) => void, withActivations: boolean) {
   const cellsToRun: { vae: string; precision: Precision }[] = [];
   for (const v of opts.vaes) for (const p of opts.precisions) cellsToRun.push({ vae: v.label, precision: p });
   const refKey = cellKey(ref.label, ref.precision);
@@ -304,6 +324,7 @@ async function decodeCells(opts: CompareOptions, ref: { label: string; precision
   const outputs = new Map<string, Tensor[]>();
   const seconds = new Map<string, { graph: number; decode: number }>();
   const tiling = new Map<string, TilingInfo>();
+  const activations = new Map<string, LayerStats[]>();
   for (const c of cellsToRun) {
     const key = cellKey(c.vae, c.precision);
     const items = input.perVae.get(c.vae)!;
@@ -315,7 +336,9 @@ async function decodeCells(opts: CompareOptions, ref: { label: string; precision
     }
     progress({ cell: key, stage: 'graph', done: 0, total: items.length });
     const g0 = performance.now();
-    const runner = await VaeRunner.create(loaded.get(c.vae)!, 'decoder', { precision: c.precision, device: opts.device });
+    // the fp32 cell's runner carries the instrumentation pass: its first decode gives the activation figure
+    const instrument = withActivations && c.precision === 'fp32';
+    const runner = await VaeRunner.create(loaded.get(c.vae)!, 'decoder', { precision: c.precision, device: opts.device, instrument });
     const g1 = performance.now();
     const decoded: Tensor[] = [];
     try {
@@ -324,6 +347,7 @@ async function decodeCells(opts: CompareOptions, ref: { label: string; precision
         const out = await runner.run(items[i], input.latents[i].origin);
         decoded.push(out.output);
         if (out.tiling) tiling.set(key, out.tiling);
+        if (instrument && i === 0) activations.set(c.vae, out.layers!);
       }
     } finally {
       await runner.release();
@@ -332,7 +356,20 @@ async function decodeCells(opts: CompareOptions, ref: { label: string; precision
     outputs.set(key, decoded);
     progress({ cell: key, stage: 'done', done: items.length, total: items.length });
   }
-  return { outputs, seconds, tiling };
+  return { outputs, seconds, tiling, activations };
+}
+
+/** The activation figure of a VAE without an fp32 column: one instrumented fp32 decode of the first latent. */
+async function addMissingActivations(opts: CompareOptions, loaded: Map<string, OpenedVae>, input: PreparedInput, activations: Map<string, LayerStats[]>): Promise<void> {
+  for (const v of opts.vaes) {
+    if (activations.has(v.label)) continue;
+    const runner = await VaeRunner.create(loaded.get(v.label)!, 'decoder', { precision: 'fp32', device: opts.device, instrument: true });
+    try {
+      activations.set(v.label, (await runner.run(input.perVae.get(v.label)![0], input.latents[0].origin)).layers!);
+    } finally {
+      await runner.release();
+    }
+  }
 }
 
 /** Measures every decode against the reference cell's and judges it; a cell passes when all its decodes do. */

@@ -78,7 +78,7 @@ export function mergeNanScan(dirs: readonly string[]): MergedNanScan {
       const { layers, output } = merged.get(part)!;
       const firstBad = layers.find((l) => l.nan + l.inf > 0) ?? null;
       const counts: NonFiniteCount = { ...output, fraction: output.total === 0 ? 0 : (output.nan + output.inf) / output.total };
-      return { part: part as PartScan['part'], finite: firstBad === null && output.nan + output.inf === 0, firstNonFinite: firstBad?.name ?? null, output: counts, leastHeadroom: rankHeadroom(layers, precision, top), layers };
+      return { part: part as PartScan['part'], finite: firstBad === null && output.nan + output.inf === 0, firstNonFinite: firstBad?.name ?? null, output: counts, nonFiniteOps: layers.filter((l) => l.nan + l.inf > 0).length, leastHeadroom: rankHeadroom(layers, top), layers };
     });
     return {
       label: v0.label,

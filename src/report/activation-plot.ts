@@ -1,10 +1,18 @@
 /**
  * The activation-magnitude figure of the fp16-fix model card: max |x| per traced op in execution
- * order, log scale, one line per VAE, with the precision's largest finite value drawn. Rendered to
- * SVG with Vega-Lite (PNG conversion lives in images/).
+ * order, log scale, one line per VAE, rendered to SVG with Vega-Lite (PNG conversion lives in images/).
+ *
+ * - fp16's largest finite value, 65504, is always drawn: at fp32 or bf16 too, since what users want to
+ *   see is how the activations of a full-range run sit against the fp16 edge.
+ * - Block boundaries are drawn and labelled (post_quant_conv, conv_in, mid_block, up_blocks.N, …), so
+ *   the x axis reads as the network, not as op numbers only.
+ * - Ops that hold NaN/Inf are drawn as crosses at the top of the chart (their largest finite value
+ *   says nothing).
+ * - Colours are fixed: the i-th VAE always gets the i-th colour of one palette, whatever its name.
  */
 import * as vega from 'vega';
 import { compile } from 'vega-lite';
+import { MAX_FINITE, type Precision } from '../dtype.js';
 import type { LayerStats } from '../precision/instrument.js';
 
 export interface PlotSeries {
@@ -12,49 +20,90 @@ export interface PlotSeries {
   layers: readonly LayerStats[];
 }
 
-export async function activationPlotSvg(series: readonly PlotSeries[], limit: number, limitLabel: string): Promise<string> {
+/** Tableau 10: distinguishable, and the same for the same series order on every run. */
+export const SERIES_COLOURS = ['#4e79a7', '#f28e2b', '#59a14f', '#b07aa1', '#76b7b2', '#edc948', '#ff9da7', '#9c755f', '#bab0ac', '#e15759'];
+const LIMIT_COLOUR = '#d62728';
+
+/**
+ * The block an op belongs to: `decoder.up_blocks.2.resnets.0.conv1` -> `decoder.up_blocks.2`,
+ * `decoder.mid_block.attentions.0.to_q` -> `decoder.mid_block`, `post_quant_conv` -> itself. Names
+ * of imported ONNX graphs (node names) fall back to their first two path segments.
+ */
+export function blockOf(name: string): string {
+  const m = /^((?:encoder|decoder)\.(?:up_blocks\.\d+|down_blocks\.\d+|mid_block|conv_in|conv_norm_out|conv_act|conv_out))(?:\.|$)/.exec(name);
+  if (m) return m[1];
+  const parts = name.split(/[./]/).filter(Boolean);
+  return parts.slice(0, parts[0] === 'encoder' || parts[0] === 'decoder' ? 2 : 1).join('.') || name;
+}
+
+/** Where each block starts in execution order (the first series that has the op), for the rules. */
+export function blockStarts(layers: readonly LayerStats[]): { op: number; block: string }[] {
+  const out: { op: number; block: string }[] = [];
+  layers.forEach((l, i) => {
+    const b = blockOf(l.name);
+    if (out.length === 0 || out[out.length - 1].block !== b) out.push({ op: i, block: b });
+  });
+  return out;
+}
+
+/** The block's short label: `up_blocks.2`, `mid_block`, `post_quant_conv`. */
+const shortBlock = (b: string) => b.replace(/^(encoder|decoder)\./, '');
+
+export async function activationPlotSvg(series: readonly PlotSeries[], precision: Precision): Promise<string> {
+  const limit = MAX_FINITE.fp16;
+  let top = limit;
+  for (const s of series) for (const l of s.layers) if (l.nan + l.inf === 0 && l.maxAbs > top) top = l.maxAbs;
+  // non-finite ops sit above everything finite, at the top of the chart
+  const broken = top * 4;
   const values: Record<string, unknown>[] = [];
   for (const s of series) {
     s.layers.forEach((l, i) => {
-      // a non-finite op is drawn at the limit, marked, so the line shows where it broke
-      const broken = l.nan + l.inf > 0;
-      values.push({ vae: s.label, op: i, name: l.name, maxAbs: broken ? limit : Math.max(l.maxAbs, 1e-6), nonFinite: broken ? 'NaN/Inf' : 'finite' });
+      const bad = l.nan + l.inf > 0;
+      values.push({ vae: s.label, op: i, name: l.name, block: shortBlock(blockOf(l.name)), maxAbs: bad ? broken : Math.max(l.maxAbs, 1e-6), state: bad ? 'NaN/Inf' : 'finite' });
     });
   }
+  const longest = series.reduce((a, s) => (s.layers.length > a.length ? s.layers : a), [] as readonly LayerStats[]);
+  const starts = blockStarts(longest).map((b) => ({ op: b.op, block: shortBlock(b.block) }));
+  const labels = series.map((s) => s.label);
+  const colour = { field: 'vae', type: 'nominal', title: 'VAE', scale: { domain: labels, range: labels.map((_, i) => SERIES_COLOURS[i % SERIES_COLOURS.length]) } };
+  const x = { field: 'op', type: 'quantitative', title: 'op, in execution order (blocks marked)', scale: { domain: [0, Math.max(1, longest.length - 1)], nice: false } };
+  const y = { field: 'maxAbs', type: 'quantitative', scale: { type: 'log' }, title: 'largest |x|' };
   const spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    width: 760,
-    height: 320,
+    width: 860,
+    height: 340,
     background: 'white',
-    title: `Largest |activation| per op (${limitLabel} limit ${limit})`,
+    title: { text: `Largest |activation| per op, run at ${precision}`, subtitle: `dashed: fp16's largest finite value, ${limit}; crosses at the top: ops holding NaN/Inf` },
     layer: [
       {
-        data: { values },
-        mark: { type: 'line', strokeWidth: 1.5 },
-        encoding: {
-          x: { field: 'op', type: 'quantitative', title: 'op, in execution order' },
-          y: { field: 'maxAbs', type: 'quantitative', scale: { type: 'log' }, title: 'max |x|' },
-          color: { field: 'vae', type: 'nominal', title: 'VAE' },
-        },
+        data: { values: starts },
+        mark: { type: 'rule', color: '#bbbbbb', strokeWidth: 0.75 },
+        encoding: { x: { field: 'op', type: 'quantitative' } },
       },
       {
-        data: { values: values.filter((v) => v.nonFinite !== 'finite') },
+        data: { values: starts },
+        mark: { type: 'text', angle: 270, align: 'right', baseline: 'top', dx: -2, dy: 2, fontSize: 9, color: '#555555' },
+        encoding: { x: { field: 'op', type: 'quantitative' }, y: { value: 0 }, text: { field: 'block' } },
+      },
+      {
+        data: { values: values.filter((v) => v.state === 'finite') },
+        mark: { type: 'line', strokeWidth: 1.5, point: { size: 10 } },
+        encoding: { x, y, color: colour, detail: { field: 'vae' } },
+      },
+      {
+        data: { values: values.filter((v) => v.state !== 'finite') },
         mark: { type: 'point', shape: 'cross', size: 40, filled: true },
-        encoding: {
-          x: { field: 'op', type: 'quantitative' },
-          y: { field: 'maxAbs', type: 'quantitative', scale: { type: 'log' } },
-          color: { field: 'vae', type: 'nominal' },
-        },
+        encoding: { x, y, color: colour },
       },
       {
         data: { values: [{ limit }] },
-        mark: { type: 'rule', strokeDash: [6, 4], color: '#d62728' },
+        mark: { type: 'rule', strokeDash: [6, 4], color: LIMIT_COLOUR },
         encoding: { y: { field: 'limit', type: 'quantitative' } },
       },
       {
-        data: { values: [{ limit, text: `${limitLabel} max ${limit}` }] },
-        mark: { type: 'text', align: 'left', dx: 4, dy: -6, color: '#d62728' },
-        encoding: { y: { field: 'limit', type: 'quantitative' }, x: { value: 0 }, text: { field: 'text' } },
+        data: { values: [{ limit, text: `fp16 max ${limit}` }] },
+        mark: { type: 'text', align: 'left', baseline: 'top', dx: 0, dy: 4, color: LIMIT_COLOUR },
+        encoding: { y: { field: 'limit', type: 'quantitative' }, x: { value: 24 }, text: { field: 'text' } },
       },
     ],
   };

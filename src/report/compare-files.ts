@@ -1,6 +1,7 @@
 /**
  * Every file compare writes into --out: decoded/<cell>/<latent>.png, diff/<cell>/<latent>-pixelmatch.png
- * and diff/<cell>/<latent>-heatmap.png, matrix.png, report.json, report.md and report.html, returned as
+ * and diff/<cell>/<latent>-heatmap.png, activations/<vae>.svg, matrix.png, report.json, report.md and
+ * report.html, returned as
  * relative path -> bytes for one all-or-nothing write.
  */
 import type { CompareResult } from '../compare/run-compare.js';
@@ -8,6 +9,7 @@ import { toJson } from '../format.js';
 import { encodePng } from '../images/sharp-io.js';
 import { diffHeatmap, pixelDiff } from '../images/pixel-diff.js';
 import { rgb8 } from '../metrics/cell-metrics.js';
+import { activationPlotSvg } from './activation-plot.js';
 import { runtimeVersion } from '../runtime/session.js';
 import { chw } from '../tensor.js';
 import { toHtml } from './compare-html.js';
@@ -16,7 +18,7 @@ import { matrixPng } from './matrix-image.js';
 
 const safe = (s: string) => s.replace(/[^A-Za-z0-9._@-]+/g, '_');
 
-export async function compareFiles(r: CompareResult, vaecheckVersion: string): Promise<{ files: Map<string, Uint8Array>; report: ReturnType<typeof reportObject> }> {
+export async function compareFiles(r: CompareResult, vaecheckVersion: string, opts: { note?: string } = {}): Promise<{ files: Map<string, Uint8Array>; report: ReturnType<typeof reportObject> }> {
   const files = new Map<string, Uint8Array>();
   const index: CompareFilesIndex = { decoded: {}, pixelmatch: {}, heatmap: {} };
   const refOut = r.outputs.get(r.reference.key)!;
@@ -43,7 +45,7 @@ export async function compareFiles(r: CompareResult, vaecheckVersion: string): P
       index.heatmap[c.key][l.id] = hm;
     }
   }
-  const report = await addReportFiles(files, r, index, { vaecheck: vaecheckVersion, onnxruntime: runtimeVersion(), createdAt: new Date().toISOString() });
+  const report = await addReportFiles(files, r, index, { vaecheck: vaecheckVersion, onnxruntime: runtimeVersion(), createdAt: new Date().toISOString(), note: opts.note });
   return { files, report };
 }
 
@@ -52,7 +54,20 @@ export async function compareFiles(r: CompareResult, vaecheckVersion: string): P
  * and diff images that `index` names (the matrix and the HTML embed them). Also what vaecheck merge
  * writes from the joined shards.
  */
-export async function addReportFiles(files: Map<string, Uint8Array>, r: CompareResult, index: CompareFilesIndex, meta: Parameters<typeof reportObject>[2]): Promise<ReturnType<typeof reportObject>> {
+export async function addReportFiles(
+  files: Map<string, Uint8Array>,
+  r: CompareResult,
+  index: CompareFilesIndex,
+  base: { vaecheck: string; onnxruntime: string; createdAt: string; note?: string },
+): Promise<ReturnType<typeof reportObject>> {
+  // one activation figure per VAE (a merged run has none: its shards' layers are not joined)
+  const activations: Record<string, string> = {};
+  for (const a of r.activations ?? []) {
+    const path = `activations/${safe(a.vae)}.svg`;
+    files.set(path, new TextEncoder().encode(await activationPlotSvg([{ label: a.vae, layers: a.layers }], 'fp32')));
+    activations[a.vae] = path;
+  }
+  const meta = { ...base, activations };
   // the matrix shows each cell's first latent
   const thumbs = new Map<string, Uint8Array>();
   const first = r.latents[0]?.id;
@@ -64,6 +79,6 @@ export async function addReportFiles(files: Map<string, Uint8Array>, r: CompareR
   const report = reportObject(r, index, meta);
   files.set('report.json', new TextEncoder().encode(toJson(report) + '\n'));
   files.set('report.md', new TextEncoder().encode(toMarkdown(r, index)));
-  files.set('report.html', new TextEncoder().encode(toHtml(r, index, files)));
+  files.set('report.html', new TextEncoder().encode(toHtml(r, index, files, meta)));
   return report;
 }

@@ -1,6 +1,6 @@
 /**
  * The files an earlier `vaecheck compare --out DIR` wrote, read back from its report.json (schema
- * vaecheck.compare/1): its four fixed files and every decoded / diff image its cells list. compare
+ * vaecheck.compare/1): its four fixed files, every decoded / diff image its cells list and its activation figures. compare
  * replaces such a folder whole with --force; a file not listed is someone else's and is kept (refused).
  */
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { COMPARE_SCHEMA } from './compare-report.js';
 export const COMPARE_FIXED_FILES = ['matrix.png', 'report.json', 'report.md', 'report.html'] as const;
 
 export function ownedCompareFiles(dir: string): string[] | undefined {
-  let report: { schema?: unknown; cells?: { items?: { files?: Record<string, unknown> }[] }[] };
+  let report: { schema?: unknown; cells?: { items?: { files?: Record<string, unknown> }[] }[]; activations?: { file?: unknown }[] };
   try {
     report = JSON.parse(readRegularText(join(dir, 'report.json')));
   } catch {
@@ -23,5 +23,6 @@ export function ownedCompareFiles(dir: string): string[] | undefined {
       for (const f of Object.values(it?.files ?? {})) if (typeof f === 'string') files.push(f);
     }
   }
+  for (const a of Array.isArray(report.activations) ? report.activations : []) if (typeof a?.file === 'string') files.push(a.file);
   return files;
 }

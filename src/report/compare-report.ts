@@ -5,6 +5,7 @@
  */
 import type { CellResult, CompareResult } from '../compare/run-compare.js';
 import { NOT_AVAILABLE, db, exponential, percent, ssimText } from '../format.js';
+import type { MeanStd } from '../metrics/summary.js';
 
 export const COMPARE_SCHEMA = 'vaecheck.compare/1';
 
@@ -18,7 +19,7 @@ export interface CompareFilesIndex {
   heatmap: Record<string, Record<string, string>>;
 }
 
-export function reportObject(r: CompareResult, files: CompareFilesIndex, meta: { vaecheck: string; onnxruntime: string; createdAt: string }) {
+export function reportObject(r: CompareResult, files: CompareFilesIndex, meta: { vaecheck: string; onnxruntime: string; createdAt: string; activations?: Record<string, string> }) {
   return {
     schema: COMPARE_SCHEMA,
     vaecheck: meta.vaecheck,
@@ -49,6 +50,11 @@ export function reportObject(r: CompareResult, files: CompareFilesIndex, meta: {
         files: { decoded: files.decoded[c.key]?.[it.latent], pixelmatch: files.pixelmatch[c.key]?.[it.latent], heatmap: files.heatmap[c.key]?.[it.latent] },
       })),
     })),
+    activations: (r.activations ?? []).map((a) => {
+      let top = { name: '', maxAbs: 0 };
+      for (const l of a.layers) if (l.nan + l.inf === 0 && l.maxAbs > top.maxAbs) top = l;
+      return { vae: a.vae, precision: 'fp32', latent: a.latent, file: meta.activations?.[a.vae], largest: { op: top.name, maxAbs: top.maxAbs }, fp16Headroom: top.maxAbs > 0 ? 65504 / top.maxAbs : Infinity };
+    }),
     seconds: r.seconds,
     // only in a shard's report: what vaecheck merge needs to join the shards
     ...(r.shard ? { shard: r.shard } : {}),
@@ -57,6 +63,18 @@ export function reportObject(r: CompareResult, files: CompareFilesIndex, meta: {
 
 /** A dB value in tables: two decimals, `inf` for identical images, `n/a` when not measurable. */
 export const fmtDb = (x: number): string => db(x, NOT_AVAILABLE);
+
+/** "PSNR ≥ 25 dB", plus "SSIM ≥ 0.9" only when SSIM is required (a 0 threshold is no threshold). */
+export function thresholdText(t: { minPsnr: number; minSsim: number }): string {
+  return `finite, PSNR ≥ ${t.minPsnr} dB${t.minSsim > 0 ? ` and SSIM ≥ ${t.minSsim}` : ''}`;
+}
+
+/** "42.87 ± 0.16"; the mean alone when the spread is not a number (one image, inf); "n/a" when the mean is not. */
+export function fmtMeanStd(m: MeanStd, f: (x: number) => string): string {
+  if (Number.isNaN(m.mean)) return NOT_AVAILABLE;
+  if (m.n > 1 && Number.isFinite(m.mean) && Number.isFinite(m.std)) return `${f(m.mean)} ± ${f(m.std)}`;
+  return f(m.mean);
+}
 
 /** The short text of a cell: "✅ 48.21 dB" / "⚠️ NaN 100.00%" / "✅ reference". */
 export function cellSummary(c: CellResult): string {
@@ -71,7 +89,9 @@ export function cellSummary(c: CellResult): string {
 export function toMarkdown(r: CompareResult, files: CompareFilesIndex): string {
   const out: string[] = [];
   out.push(`# vaecheck compare`, '');
-  out.push(`Reference: **${r.reference.key}**. A cell is ✅ when its decode is finite, PSNR ≥ ${r.thresholds.minPsnr} dB and SSIM ≥ ${r.thresholds.minSsim} against the reference; ⚠️ otherwise.`, '');
+  const failed = r.cells.filter((c) => !c.pass);
+  out.push(failed.length === 0 ? `**PASSED**: all ${r.cells.length} cells pass.` : `**FAILED**: ${failed.length} of ${r.cells.length} cells fail (${failed.map((c) => c.key).join(', ')}).`, '');
+  out.push(`Reference: **${r.reference.key}**. A cell is ✅ when its decode is ${thresholdText(r.thresholds)} against the reference; ⚠️ otherwise.`, '');
   out.push(`| VAE | ${r.precisions.map((p) => `decoding in ${precisionTitle(p)}`).join(' | ')} |`);
   out.push(`|---|${r.precisions.map(() => '---').join('|')}|`);
   for (const v of r.vaes) {
@@ -93,7 +113,7 @@ export function toMarkdown(r: CompareResult, files: CompareFilesIndex): string {
   }
   if (r.latents.length > 1) {
     out.push('## Mean ± std over latents', '', '| cell | PSNR (dB) | SSIM |', '|---|---|---|');
-    for (const c of r.cells) out.push(`| ${c.key} | ${Number.isFinite(c.psnr.mean) ? `${fmtDb(c.psnr.mean)} ± ${fmtDb(c.psnr.std)}` : fmtDb(c.psnr.mean)} | ${ssimText(c.ssim.mean, NOT_AVAILABLE)} ± ${ssimText(c.ssim.std, NOT_AVAILABLE)} |`);
+    for (const c of r.cells) out.push(`| ${c.key} | ${fmtMeanStd(c.psnr, fmtDb)} | ${fmtMeanStd(c.ssim, (x) => ssimText(x, NOT_AVAILABLE))} |`);
     out.push('');
   }
   if (Object.keys(files.decoded).length) out.push('Decoded images, pixelmatch diffs and |difference| heatmaps are in `decoded/` and `diff/`; `matrix.png` shows the matrix.', '');

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -139,4 +140,56 @@ test('compare --demo: the original fails in fp16 only, every other cell passes; 
   };
   assert.ok(count([0xee, 0xfa, 0xf0]) > 10_000, 'pass cells visible');
   assert.ok(count([0xff, 0xf4, 0xe5]) > 2_000, 'failing cell visible');
+});
+
+test('report.html in headless Chromium: verdict banner, legend, metadata (version, date, sha256, thresholds), mean table, activation figures, enlarge and compare', async (t) => {
+  const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find(existsSync);
+  if (!chromium) {
+    t.skip('no chromium here (Debian package chromium)');
+    return;
+  }
+  const out = mkdtempSync(join(tmpdir(), 'vaecheck-html-'));
+  const r = cli(['compare', '--demo', '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const args = (extra: string[]) => ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${mkdtempSync(join(tmpdir(), 'chromium-'))}`, '--virtual-time-budget=3000', ...extra];
+  // the DOM after the page's script ran, as the browser built it
+  const dom = (hash: string) => {
+    const s = spawnSync(chromium, args(['--dump-dom', `file://${join(out, 'report.html')}${hash}`]), { encoding: 'utf8', timeout: 60_000, maxBuffer: 256 << 20 });
+    assert.ok(s.stdout.includes('</html>'), `chromium gave no DOM: ${s.stderr.slice(-500)}`);
+    return s.stdout.replace(/base64,[A-Za-z0-9+/=]+/g, 'base64,…');
+  };
+  const html = dom('');
+  const text = (id: string) => {
+    const m = new RegExp(`<(\\w+) id="${id}"[^>]*>([\\s\\S]*?)</(section|div)>`).exec(html);
+    assert.ok(m, `no #${id}`);
+    return m[2].replace(/<[^>]+>/g, ' ').replace(/&amp;/g, '&').replace(/\s+/g, ' ');
+  };
+  // banner: the overall verdict, with the failing cell named
+  assert.match(html, /<div id="verdict" class="banner fail"/);
+  assert.match(text('verdict'), /^ ?FAILED · 1 of 6 cells fail: demo-sdxl-vae@fp16 /);
+  // legend: every column and image explained
+  const legend = text('legend');
+  for (const term of ['NaN/Inf', 'PSNR (dB)', 'SSIM', 'mismatched px', 'pixelmatch', '|diff|', 'mean ± std', 'magenta']) assert.ok(legend.includes(term), `legend lacks ${term}`);
+  // metadata: versions, date, thresholds (no "SSIM ≥ 0"), each VAE's sha256 computed here independently
+  const meta = text('metadata');
+  const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+  assert.match(meta, new RegExp(`vaecheck ${pkg.version.replace(/\./g, '\\.')} onnxruntime \\d+\\.\\d+\\.\\d+ date \\d{4}-\\d\\d-\\d\\dT`));
+  assert.match(meta, /thresholds finite, PSNR ≥ 25 dB /);
+  assert.doesNotMatch(html, /SSIM ≥ 0\b/);
+  for (const v of ['demo-sdxl-vae', 'demo-fp16-fix']) {
+    const sha = createHash('sha256').update(readFileSync(join('fixtures/demo', v, 'diffusion_pytorch_model.safetensors'))).digest('hex');
+    assert.ok(meta.includes(sha), `metadata lacks ${v}'s sha256 ${sha}`);
+  }
+  // the mean ± std table, with n/a (not NaN ± NaN) for the non-finite cell
+  const means = text('means');
+  assert.match(means, /demo-fp16-fix@fp16 ✓ 0\.00% 58\.\d\d ± 0\.\d\d 0\.\d{4} ± 0\.\d{4}/);
+  assert.match(means, /demo-sdxl-vae@fp16 ⚠ 100\.00% n\/a n\/a/);
+  assert.doesNotMatch(html, /NaN ± NaN/);
+  assert.doesNotMatch(readFileSync(join(out, 'report.md'), 'utf8'), /NaN ± NaN/);
+  // one activation figure per VAE, and the thumbnails say which latent they show
+  assert.equal((html.match(/<figure class="activation">/g) ?? []).length, 2);
+  assert.match(html, /Thumbnails: latent <b>chelsea<\/b> \(the first of 3;/);
+  // click-to-enlarge and two-cell comparison, through the page's own links
+  assert.match(dom('#zoom=2'), /<dialog id="zoom" open=""><div id="zoom-body"><div class="single"><figure><img [^>]*><figcaption>demo-sdxl-vae@bf16 · chelsea<\/figcaption>/);
+  assert.match(dom('#compare=3,6'), /<div class="pair"><figure><img [^>]*><figcaption>demo-sdxl-vae@fp16 · chelsea<\/figcaption><\/figure><figure><img [^>]*><figcaption>demo-fp16-fix@fp16 · chelsea<\/figcaption>/);
 });

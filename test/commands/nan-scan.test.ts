@@ -87,3 +87,43 @@ test('--device cuda without a CUDA provider: a clear error with its own exit cod
   assert.match(r.stderr, /^vaecheck: error: --device cuda: onnxruntime-node has no CUDA execution provider installed here .*use --device cpu/);
   assert.equal(r.stderr.trim().split('\n').length, 1);
 });
+
+test('nan-scan at fp32: headroom against fp16\'s 65504 (x0.66, not x1e33), the overflow named; the plot draws 65504, block names and fixed colours', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vaecheck-plot32-'));
+  const plot = join(dir, 'act.svg');
+  const r = cli(['nan-scan', '--vae', overflow, '--vae', safe, '--latents', latents, '--precision', 'fp32', '--plot', plot]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stdout, /x\d(\.\d+)?e[+-]?\d/, 'no headroom in exponent notation');
+  // the independent check: headroom = 65504 / max|x| of each listed op
+  const rows = [...r.stdout.matchAll(/^ +\d+\. (\S+) +max\|x\| +(\S+) +headroom x(\S+)$/gm)];
+  assert.ok(rows.length >= 10, r.stdout);
+  for (const [, name, max, head] of rows) {
+    const expect = 65504 / Number(max);
+    assert.ok(Math.abs(Number(head) - expect) / expect < 0.01, `${name}: headroom x${head} vs 65504/${max}`);
+  }
+  assert.match(r.stdout, /^ {2}note: \d+ op\(s\) exceed fp16's 65504 \(headroom below x1\): this VAE overflows when run in fp16$/m);
+  assert.match(r.stdout, new RegExp(`^wrote the activation plot to ${plot.replace(/[.\\/]/g, '\\$&')}$`, 'm'));
+  const svg = readFileSync(plot, 'utf8');
+  assert.match(svg, /fp16 max 65504/, 'the fp16 line at fp32 too');
+  assert.doesNotMatch(svg, /3\.4\d*e\+?38|340282/, 'not the fp32 limit');
+  for (const block of ['post_quant_conv', 'conv_in', 'mid_block', 'up_blocks.0', 'up_blocks.3', 'conv_out']) assert.ok(svg.includes(`>${block}<`), `block label ${block}`);
+  // colours: the first VAE gets the first palette colour, the second the second, whatever their names
+  const swapped = join(dir, 'swapped.svg');
+  assert.equal(cli(['nan-scan', '--vae', safe, '--vae', overflow, '--latents', latents, '--precision', 'fp32', '--plot', swapped]).code, 0);
+  const strokeOf = (s: string, label: string) => new RegExp(`aria-label="[^"]*VAE: ${label}[^"]*"[^>]*stroke="(#[0-9a-f]{6})"`).exec(s)?.[1];
+  assert.equal(strokeOf(svg, 'tiny-fp16-overflow'), '#4e79a7');
+  assert.equal(strokeOf(svg, 'tiny-fp16-safe'), '#f28e2b');
+  assert.equal(strokeOf(readFileSync(swapped, 'utf8'), 'tiny-fp16-safe'), '#4e79a7');
+});
+
+test('nan-scan fp16: ops holding NaN/Inf are counted, never ranked under least headroom with max|x| 0', () => {
+  const r = cli(['nan-scan', '--vae', overflow, '--latents', latents, '--precision', 'fp16']);
+  assert.equal(r.code, 1);
+  assert.match(r.stdout, /^ {2}\d+ of \d+ traced ops hold NaN\/Inf, from decoder\.up_blocks\.2\.resnets\.0\.conv_shortcut on$/m);
+  assert.match(r.stdout, /least headroom to fp16's 65504 among the finite ops:/);
+  assert.doesNotMatch(r.stdout, /max\|x\| +0 /);
+  const j = JSON.parse(cli(['nan-scan', '--vae', overflow, '--latents', latents, '--precision', 'fp16', '--json']).stdout);
+  const part = j.vaes[0].parts[0];
+  assert.ok(part.leastHeadroom.every((l: { nan: number; inf: number }) => l.nan + l.inf === 0));
+  assert.equal(part.nonFiniteOps, part.layers.filter((l: { nan: number; inf: number }) => l.nan + l.inf > 0).length);
+});
