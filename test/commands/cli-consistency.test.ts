@@ -23,7 +23,7 @@ const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
 const flat = (s: string) => s.replace(/\s+/g, ' ');
 
 test('every command lists the same global flags in its help: --json, -q/--quiet, --threads, --[no-]progress', () => {
-  assert.deepEqual(COMMANDS.sort(), ['baseline', 'compare', 'decode', 'encode', 'fix', 'gate', 'info', 'nan-scan']);
+  assert.deepEqual(COMMANDS.sort(), ['baseline', 'compare', 'decode', 'encode', 'fix', 'gate', 'info', 'merge', 'nan-scan']);
   for (const c of COMMANDS) {
     const r = cli([c, '--help']);
     assert.equal(r.code, 0, `${c}: ${r.stderr}`);
