@@ -14,6 +14,9 @@ import { parseSize } from '../src/tensors/latents.js';
 import { VaecheckCommand, asDevice, deviceFlag, latentSpaceRequest } from './_base.js';
 import { logText } from '../src/ci-text.js';
 import { Progress } from './_progress.js';
+import { checkJunitPath, githubOutputs, junitFlag, writeJunit } from './_ci.js';
+import { compareAnnotations, compareSummaryMarkdown } from '../src/report/github.js';
+import { compareJunit } from '../src/report/junit.js';
 import { defaultVaes, resolveVaeTarget, vaeLoadFlags } from './_hub.js';
 import { DEFAULT_VAES } from '../src/hub/default-pair.js';
 import { shardFlags, shardFromFlags, shardUnitsLine } from './_shard.js';
@@ -55,6 +58,7 @@ export default class Compare extends VaecheckCommand {
     'min-ssim': Flags.string({ description: 'SSIM threshold for ✅ (0: SSIM is reported, not required)', default: '0' }),
     out: Flags.string({ description: 'output folder' }),
     force: Flags.boolean({ description: 'overwrite files already in --out' }),
+    junit: junitFlag,
     device: deviceFlag,
     ...shardFlags,
   };
@@ -101,6 +105,7 @@ export default class Compare extends VaecheckCommand {
     const inputs = [...vaes.map((v) => v.path), ...(flags.latents ?? []), ...(flags.image ?? [])];
     const out = flags.out ? OutputSet.folder(flags.out, { force: flags.force, owned: ownedCompareFiles, inputs, what: 'compare output' }) : undefined;
     if (flags.out) for (const f of ['report.json', 'report.md', 'report.html', 'matrix.png']) out!.check(join(flags.out, f), true);
+    if (flags.junit) checkJunitPath(flags.junit);
 
     // Hub VAEs (and the default pair) are found in the cache, or downloaded, before any decoding
     if (!flags.demo) {
@@ -122,10 +127,12 @@ export default class Compare extends VaecheckCommand {
     const outcome = flags.demo ? demoOutcome(result) : undefined;
     const note = outcome?.asExpected ? `The demo came out as it should: only ${DEMO_ORIGINAL}@fp16 is meant to fail, on NaN/Inf (its activations pass fp16's 65504).` : undefined;
     const { files, report } = await compareFiles(result, this.config.version, { note });
+    githubOutputs(compareSummaryMarkdown(result), compareAnnotations(result), flags.json, this);
     if (out && flags.out) {
       for (const [rel, bytes] of files) out.add(join(flags.out, rel), bytes);
       out.commit();
     }
+    if (flags.junit) writeJunit(flags.junit, compareJunit(result), inputs);
     if (flags.json) this.printJsonText(toJson(report));
     else this.renderTable(result, flags.out);
     if (outcome) {

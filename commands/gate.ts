@@ -1,10 +1,9 @@
 import { Flags } from '@oclif/core';
-import { appendFileSync } from 'node:fs';
 import { PRECISIONS, type Precision } from '../src/dtype.js';
 import { UsageError } from '../src/errors.js';
 import { readBaseline } from '../src/gate/baseline.js';
 import { GATE_DEFAULTS, type GateThresholds, readGateConfig, thresholdProblem } from '../src/gate/config.js';
-import { caseLine, runGate, weightsNote } from '../src/gate/gate.js';
+import { type GateCase, caseLine, runGate, weightsNote } from '../src/gate/gate.js';
 import { OutputSet } from '../src/io/output-files.js';
 import { gateAnnotations, gateSummaryMarkdown } from '../src/report/github.js';
 import { gateJunit } from '../src/report/junit.js';
@@ -14,6 +13,9 @@ import { loadVaeFromArg, vaeLoadFlags } from './_hub.js';
 import { shardFlags, shardFromFlags, shardUnitsLine } from './_shard.js';
 import { join } from 'node:path';
 import { Progress } from './_progress.js';
+import { checkJunitPath, githubOutputs, junitFlag, writeJunit } from './_ci.js';
+import { gateDiffFiles } from '../src/gate/gate-diff-files.js';
+import type { Tensor } from '../src/tensor.js';
 
 export default class Gate extends VaecheckCommand {
   static summary = 'Fail a CI build when a VAE\'s decode drifts from its baseline or turns non-finite';
@@ -34,9 +36,9 @@ export default class Gate extends VaecheckCommand {
     'min-ssim': Flags.string({ description: `fail below this SSIM (default ${GATE_DEFAULTS.minSsim})` }),
     'max-nan': Flags.string({ description: 'largest allowed NaN/Inf fraction of a decode, e.g. 0.001 or 0.1% (default 0)' }),
     'max-mismatch': Flags.string({ description: `largest allowed pixelmatch mismatch, e.g. 1% (default ${GATE_DEFAULTS.maxMismatch}%)` }),
-    junit: Flags.string({ description: 'write JUnit XML here' }),
-    out: Flags.string({ description: 'folder for gate.json (what --json prints) and junit.xml; with --shard, what vaecheck merge joins' }),
-    force: Flags.boolean({ description: 'overwrite an existing --junit file' }),
+    junit: junitFlag,
+    out: Flags.string({ description: 'folder for gate.json (what --json prints), junit.xml, and the images of each failed case (decoded/, diff/); with --shard, what vaecheck merge joins' }),
+    force: Flags.boolean({ description: 'overwrite files already in --out' }),
     device: deviceFlag,
     ...vaeLoadFlags,
     ...shardFlags,
@@ -68,27 +70,31 @@ export default class Gate extends VaecheckCommand {
     if (!PRECISIONS.includes(precision)) throw new UsageError(`precision ${JSON.stringify(precision)} (from ${cfg?.source}) is not one of ${PRECISIONS.join(', ')}`);
     const out = new OutputSet(flags.force, [flags.baseline, flags.vae]);
     const shard = shardFromFlags(flags, flags.out !== undefined);
-    // the report's folder is created when missing (reports/ in a fresh CI checkout)
-    if (flags.junit) out.check(flags.junit, true);
+    // --junit is a CI output path, replaced on every run; its folder is created when missing (reports/ in a fresh CI checkout)
+    if (flags.junit) checkJunitPath(flags.junit);
     if (flags.out) for (const f of ['gate.json', 'junit.xml']) out.check(join(flags.out, f), true);
     const baseline = readBaseline(flags.baseline);
     const candidate = await loadVaeFromArg(flags.vae, flags, this.globals);
     const t0 = performance.now();
-    const result = await Progress.for(this.globals).around((update) => runGate(baseline, candidate, precision, thresholds, asDevice(flags.device), shard ? { spec: shard, vaecheck: this.config.version } : undefined, update));
+    const diffs = new Map<string, Uint8Array>();
+    const onFailedCase = flags.out ? async (c: GateCase, ref: Tensor, cand: Tensor) => {
+      for (const [rel, bytes] of await gateDiffFiles(c.name, ref, cand)) diffs.set(rel, bytes);
+    } : undefined;
+    const result = await Progress.for(this.globals).around((onProgress) =>
+      runGate(baseline, candidate, precision, thresholds, asDevice(flags.device), shard ? { spec: shard, vaecheck: this.config.version } : undefined, { onProgress, onFailedCase }),
+    );
     const seconds = (performance.now() - t0) / 1000;
     if (result.shard) process.stderr.write(shardUnitsLine(result.shard, 'latent(s)'));
     const json = toJson({ schema: 'vaecheck.gate/1', ...result, seconds });
-    if (flags.junit) out.add(flags.junit, gateJunit(result, seconds));
+    // the job summary first: it is there whatever happens to the files
+    githubOutputs(gateSummaryMarkdown(result), gateAnnotations(result), flags.json, this);
     if (flags.out) {
+      for (const [rel, bytes] of diffs) out.add(join(flags.out, rel), bytes);
       out.add(join(flags.out, 'gate.json'), `${json}\n`);
       out.add(join(flags.out, 'junit.xml'), gateJunit(result, seconds));
     }
     out.commit();
-    if (process.env.GITHUB_ACTIONS === 'true') {
-      if (process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, gateSummaryMarkdown(result));
-      // the runner reads workflow commands from stdout and stderr; with --json, stdout stays pure JSON
-      for (const line of gateAnnotations(result)) this.workflowCommand(line, flags.json);
-    }
+    if (flags.junit) writeJunit(flags.junit, gateJunit(result, seconds), [flags.baseline, flags.vae]);
     const note = weightsNote(result);
     if (note) process.stderr.write(`vaecheck: note: ${note}\n`);
     if (flags.json) this.printJsonText(json);

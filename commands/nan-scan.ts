@@ -25,6 +25,9 @@ import { shardOfBatch } from '../src/shard/latent-units.js';
 import { type ShardRecord, shardRecord } from '../src/shard/shard-record.js';
 import { NAN_SCAN_SCHEMA } from '../src/merge/merge-nan-scan.js';
 import { Progress } from './_progress.js';
+import { checkJunitPath, githubOutputs, junitFlag, writeJunit } from './_ci.js';
+import { nanScanAnnotations, nanScanSummaryMarkdown } from '../src/report/github.js';
+import { nanScanJunit } from '../src/report/junit.js';
 
 export default class NanScan extends VaecheckCommand {
   static summary = 'Find where a VAE overflows: the first op that turns non-finite, and the ops with the least headroom';
@@ -52,7 +55,8 @@ export default class NanScan extends VaecheckCommand {
     'image-size': Flags.string({ description: 'resize encoder images to HxW' }),
     top: Flags.integer({ description: 'how many least-headroom ops to list', default: 5, min: 1 }),
     plot: Flags.string({ description: 'write the activation-magnitude plot (.svg or .png)' }),
-    force: Flags.boolean({ description: 'overwrite an existing --plot file' }),
+    force: Flags.boolean({ description: 'overwrite an existing --plot file (or --out files)' }),
+    junit: junitFlag,
     out: Flags.string({ description: 'folder for nan-scan.json (what --json prints); with --shard, what vaecheck merge joins' }),
     device: deviceFlag,
     ...latentFlags,
@@ -64,6 +68,8 @@ export default class NanScan extends VaecheckCommand {
     const precision = asPrecision(flags.precision);
     const parts: Part[] = flags.part === 'both' ? ['decoder', 'encoder'] : [flags.part as Part];
     const out = new OutputSet(flags.force, [...(flags.vae ?? []), ...(flags.latents ? [flags.latents] : []), ...(flags.image ?? [])]);
+    if (flags.junit) checkJunitPath(flags.junit);
+    const t0 = performance.now();
     if (flags.plot) {
       if (!['.svg', '.png'].includes(extname(flags.plot).toLowerCase())) throw new UsageError(`--plot must end in .svg or .png; got ${JSON.stringify(flags.plot)}`);
       out.check(flags.plot);
@@ -116,7 +122,9 @@ export default class NanScan extends VaecheckCommand {
     const failed = scans.some((s) => !s.finite);
     const json = toJson({ schema: NAN_SCAN_SCHEMA, precision, limit: MAX_FINITE[precision], latents: latentOrigin, ok: !failed, vaes: scans, ...(record ? { shard: record } : {}) });
     if (flags.out) out.add(join(flags.out, 'nan-scan.json'), `${json}\n`);
+    githubOutputs(nanScanSummaryMarkdown(scans, precision), nanScanAnnotations(scans), flags.json, this);
     out.commit();
+    if (flags.junit) writeJunit(flags.junit, nanScanJunit(scans, precision, (performance.now() - t0) / 1000), [...(flags.vae ?? []), ...(flags.latents ? [flags.latents] : []), ...(flags.image ?? [])]);
     if (flags.json) {
       process.stdout.write(`${json}\n`);
     } else this.render(scans, precision, latentOrigin, flags.plot);

@@ -36,6 +36,8 @@ export interface PartScan {
   nonFiniteOps: number;
   /** the finite ops ranked by least headroom against 65504 */
   leastHeadroom: HeadroomRow[];
+  /** graph build and run of this part (absent in a merged scan) */
+  seconds?: number;
   layers: LayerStats[];
 }
 
@@ -78,6 +80,7 @@ export function formatHeadroom(h: number): string {
 
 async function scanPart(vae: LoadedVae, part: Part, input: Tensor, origin: string, opts: NanScanOptions): Promise<PartScan> {
   const task = `${vae.label} · ${part}`;
+  const t0 = performance.now();
   opts.onProgress?.({ task, stage: 'building graph', done: 0, total: 2 });
   const runner = await VaeRunner.create(vae, part, { precision: opts.precision, device: opts.device, instrument: true });
   try {
@@ -94,6 +97,7 @@ async function scanPart(vae: LoadedVae, part: Part, input: Tensor, origin: strin
       output,
       nonFiniteOps: layers.filter((l) => l.nan + l.inf > 0).length,
       leastHeadroom: rankHeadroom(layers, opts.top ?? 5),
+      seconds: (performance.now() - t0) / 1000,
       layers,
     };
   } finally {

@@ -12,6 +12,7 @@ import type { Device } from '../runtime/session.js';
 import type { LoadedVae } from '../weights/load.js';
 import { VaeRunner } from '../vae-runner.js';
 import type { OnProgress } from '../progress.js';
+import type { Tensor } from '../tensor.js';
 import type { LoadedBaseline } from './baseline.js';
 import type { GateThresholds } from './config.js';
 import { logText } from '../ci-text.js';
@@ -30,8 +31,8 @@ export interface GateCase extends ItemMetrics {
   pass: boolean;
   reasons: string[];
   note?: string;
-  /** this case's decode and comparison, in seconds (JUnit's per-case time) */
-  seconds: number;
+  /** this case's decode and comparison, in seconds (JUnit's per-case time; absent in gate.json from older versions) */
+  seconds?: number;
 }
 
 export interface GateResult {
@@ -56,7 +57,14 @@ export interface GateShard {
  * Each case compares with the baseline decode at the same precision when the baseline has one,
  * otherwise with its first recorded precision (normally fp32).
  */
-export async function runGate(baseline: LoadedBaseline, candidate: LoadedVae, precision: Precision, thresholds: GateThresholds, device?: Device, shard?: GateShard, onProgress?: OnProgress): Promise<GateResult> {
+export interface GateHooks {
+  onProgress?: OnProgress;
+  /** called for each failed case with the baseline's decode and the candidate's (for diff images) */
+  onFailedCase?: (c: GateCase, baseline: Tensor, candidate: Tensor) => void | Promise<void>;
+}
+
+export async function runGate(baseline: LoadedBaseline, candidate: LoadedVae, precision: Precision, thresholds: GateThresholds, device?: Device, shard?: GateShard, hooks: GateHooks = {}): Promise<GateResult> {
+  const onProgress = hooks.onProgress;
   const m = baseline.manifest;
   const refPrecision = m.precisions.includes(precision) ? precision : m.precisions[0];
   let latents = m.latents;
@@ -91,7 +99,9 @@ export async function runGate(baseline: LoadedBaseline, candidate: LoadedVae, pr
       const metrics = itemMetrics(ref, out);
       const verdict = judge(metrics, verdictThresholds(thresholds));
       const note = verdict.pass ? undefined : noteFor(verdict, candidate.source, precision, badWeights);
-      cases.push({ name: `${l.id}@${precision}`, latent: l.id, against, ...metrics, pass: verdict.pass, reasons: reasons(verdict, metrics, 'keyValue'), note, seconds: (performance.now() - t0) / 1000 });
+      const gateCase: GateCase = { name: `${l.id}@${precision}`, latent: l.id, against, ...metrics, pass: verdict.pass, reasons: reasons(verdict, metrics, 'keyValue'), note, seconds: (performance.now() - t0) / 1000 };
+      cases.push(gateCase);
+      if (!gateCase.pass) await hooks.onFailedCase?.(gateCase, ref, out);
     }
     progress('done', latents.length);
   } finally {

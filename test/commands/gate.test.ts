@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import test from 'node:test';
@@ -714,15 +714,29 @@ test('(j) --json: schema vaecheck.gate/1, "inf" / "nan" strings for non-finite n
   }
 });
 
-test('gate usage: an existing --junit file without --force is exit 2 before any decode; a non-number threshold is exit 2', () => {
+test('gate usage: --junit is a CI output path (a second run replaces the file and writes its summary); a folder or link there is exit 2 before any decode; a non-number threshold is exit 2', () => {
   const dir = fresh('usage');
   const junit = join(dir, 'gate.xml');
+  const summary = join(dir, 'summary.md');
+  const env = { GITHUB_ACTIONS: 'true', GITHUB_STEP_SUMMARY: summary };
   writeFileSync(junit, 'old');
-  const r = run(['gate', '--baseline', baseline(), '--vae', SAFE, '--junit', junit]);
-  assert.equal(r.code, 2, show(r));
-  assert.match(r.stderr, /already exists; pass --force to overwrite it/);
-  assert.equal(r.stdout, '');
-  assert.equal(readFileSync(junit, 'utf8'), 'old');
+  for (const n of [1, 2]) {
+    const r = run(['gate', '--baseline', baseline(), '--vae', SAFE, '--junit', junit], env);
+    assert.equal(r.code, 0, show(r));
+    assert.match(readFileSync(junit, 'utf8'), /^<\?xml .*\n<testsuites name="vaecheck" tests="3" failures="0"/);
+    assert.equal(readFileSync(summary, 'utf8').match(/### vaecheck gate: ✅ passed/g)?.length, n, `run ${n} appended its summary`);
+  }
+  const folder = join(dir, 'reports');
+  mkdirSync(folder);
+  const f = run(['gate', '--baseline', baseline(), '--vae', SAFE, '--junit', folder]);
+  assert.equal(f.code, 2, show(f));
+  assert.match(f.stderr, /^vaecheck: error: --junit .*reports is a folder; give the path of a file/);
+  assert.equal(f.stdout, '');
+  const link = join(dir, 'link.xml');
+  symlinkSync(summary, link);
+  const l = run(['gate', '--baseline', baseline(), '--vae', SAFE, '--junit', link]);
+  assert.equal(l.code, 2, show(l));
+  assert.match(l.stderr, /is a symbolic link/);
   const n = run(['gate', '--baseline', baseline(), '--vae', SAFE, '--min-psnr', 'forty']);
   assert.equal(n.code, 2, show(n));
   assert.equal(n.stderr, 'vaecheck: error: --min-psnr must be a number, got "forty"\n');
