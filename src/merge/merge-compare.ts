@@ -15,6 +15,7 @@ import { COMPARE_SCHEMA, type CompareFilesIndex } from '../report/compare-report
 import { type ShardOutput, checkShardSet, readShardRecord } from '../shard/shard-record.js';
 import { jsonNumber, readInside, readJsonFile } from './shard-folder.js';
 import type { TilingInfo } from '../tiled-decode.js';
+import { readLayers } from './merge-nan-scan.js';
 
 export const COMPARE_REPORT_FILE = 'report.json';
 
@@ -154,6 +155,15 @@ export async function mergeCompare(dirs: readonly string[]): Promise<MergedCompa
     outputs: new Map(),
     seconds: { total: sum('total'), weights: sum('weights'), encode: sum('encode') },
   };
+  // the activation figures are of the run's first latent: the shard that holds it made them
+  const holder = allUnits.length ? owner.get(allUnits[0]) : undefined;
+  const acts = holder?.report.activations;
+  if (holder && Array.isArray(acts) && acts.length) {
+    result.activations = acts.map((a: { vae?: unknown; latent?: unknown; layers?: unknown }, i: number) => {
+      if (typeof a?.vae !== 'string' || a.latent !== allUnits[0]) throw new BadInputError(holder.file, `activations[${i}] is not a figure of ${allUnits[0]}`);
+      return { vae: a.vae, latent: allUnits[0], layers: readLayers(holder.file, a.layers, `activations[${i}].layers`) };
+    });
+  }
   const report = await addReportFiles(files, result, index, { vaecheck: String(first.vaecheck), onnxruntime: String(first.onnxruntime), createdAt: new Date().toISOString() });
   return { files, result, report, shards: shards.length };
 }

@@ -30,7 +30,8 @@ function readNanScanShard(dir: string): NanScanShard {
   return { file, json, record, identity: { precision: json.precision, vaes: vaes.map((v) => v?.label) } };
 }
 
-function readLayers(file: string, raw: unknown, where: string): LayerStats[] {
+/** A traced-op list read back from a shard's JSON, every number checked. */
+export function readLayers(file: string, raw: unknown, where: string): LayerStats[] {
   if (!Array.isArray(raw)) throw new BadInputError(file, `${where} is not a list`);
   return raw.map((l, i) => {
     if (!l || typeof l.name !== 'string') throw new BadInputError(file, `${where}[${i}] has no name`);

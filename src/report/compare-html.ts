@@ -71,13 +71,13 @@ export function toHtml(r: CompareResult, files: CompareFilesIndex, images: Reado
 </dl><p class="dim">Click any image to enlarge it; in the enlarged view, “compare” pins it, and the next image you click opens beside it (“blink” flips between the two in place). Links: <code>#zoom=N</code> opens the N-th image, <code>#compare=N,M</code> two of them.</p></section>`;
 
   const matrix = [
-    `<p class="dim">Thumbnails: latent <b>${esc(first?.id ?? '')}</b>${many ? ` (the first of ${r.latents.length}; the figures are mean ± std over all of them; every latent's images are in its table below)` : ''}.</p>`,
+    !first ? '<p class="dim">No latents in this run.</p>' : `<p class="dim">Thumbnails: latent <b>${esc(first.id)}</b>${many ? ` (the first of ${r.latents.length}; the figures are mean ± std over all of them; every latent's images are in its table below)` : ''}.</p>`,
     `<table class="matrix"><tr><th>VAE</th>${r.precisions.map((p) => `<th>decoding in ${precisionTitle(p)}</th>`).join('')}</tr>`,
     ...r.vaes.map((v) => {
       const tds = r.precisions.map((p) => {
         const c = r.cells.find((x) => x.vae === v.label && x.precision === p)!;
-        const thumb = img(files.decoded[c.key]?.[first.id], `${c.key} · ${first.id}`, 'cellimg');
-        return `<td class="${c.pass ? 'pass' : 'fail'}"><figure>${thumb}<figcaption>${esc(first.id)}</figcaption></figure><div class="verdict">${summary(c)}</div>${c.reasons.length ? `<div class="reason">${esc(c.reasons.join('; '))}</div>` : ''}</td>`;
+        const thumb = first ? `<figure>${img(files.decoded[c.key]?.[first.id], `${c.key} · ${first.id}`, 'cellimg')}<figcaption>${esc(first.id)}</figcaption></figure>` : '';
+        return `<td class="${c.pass ? 'pass' : 'fail'}">${thumb}<div class="verdict">${summary(c)}</div>${c.reasons.length ? `<div class="reason">${esc(c.reasons.join('; '))}</div>` : ''}</td>`;
       });
       return `<tr><th>${esc(v.label)}</th>${tds.join('')}</tr>`;
     }),

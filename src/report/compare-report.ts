@@ -53,7 +53,7 @@ export function reportObject(r: CompareResult, files: CompareFilesIndex, meta: {
     activations: (r.activations ?? []).map((a) => {
       let top = { name: '', maxAbs: 0 };
       for (const l of a.layers) if (l.nan + l.inf === 0 && l.maxAbs > top.maxAbs) top = l;
-      return { vae: a.vae, precision: 'fp32', latent: a.latent, file: meta.activations?.[a.vae], largest: { op: top.name, maxAbs: top.maxAbs }, fp16Headroom: top.maxAbs > 0 ? 65504 / top.maxAbs : Infinity };
+      return { vae: a.vae, precision: 'fp32', latent: a.latent, file: meta.activations?.[a.vae], largest: { op: top.name, maxAbs: top.maxAbs }, fp16Headroom: top.maxAbs > 0 ? 65504 / top.maxAbs : Infinity, layers: a.layers };
     }),
     seconds: r.seconds,
     // only in a shard's report: what vaecheck merge needs to join the shards
