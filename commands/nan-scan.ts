@@ -126,7 +126,7 @@ export default class NanScan extends VaecheckCommand {
     out.commit();
     if (flags.junit) writeJunit(flags.junit, nanScanJunit(scans, precision, (performance.now() - t0) / 1000), [...(flags.vae ?? []), ...(flags.latents ? [flags.latents] : []), ...(flags.image ?? [])]);
     if (flags.json) {
-      process.stdout.write(`${json}\n`);
+      this.printJsonText(json);
     } else this.render(scans, precision, latentOrigin, flags.plot);
     for (const [i, note] of this.weightNotes) if (flags.json) process.stderr.write(`vaecheck: note: ${logText(scans[i].label)}: ${logText(note)}\n`);
     if (failed) process.exitCode = 1;
