@@ -123,7 +123,8 @@ function decodeFails(vae: string, code: number, ...patterns: (string | RegExp)[]
 
 test('missing weights file', () => {
   const vae = join(tmp, 'no-such-vae.safetensors');
-  decodeFails(vae, 3, `${vae}: file not found`);
+  // a VAE path may be a file or a folder: the CLI says which is missing in those words
+  decodeFails(vae, 3, `${vae}: no such file or folder`);
 });
 
 test('not a safetensors file: random bytes', () => {
@@ -380,7 +381,7 @@ test('DEBUG=1 adds the stack trace', () => {
   const r = cli(['info', vae], true);
   assert.equal(r.status, 3, r.stderr);
   const lines = r.stderr.split('\n').filter((l) => l.length > 0);
-  assert.match(lines[0], /^vaecheck: error: .*no-such-vae\.safetensors: file not found$/);
+  assert.match(lines[0], /^vaecheck: error: .*no-such-vae\.safetensors: no such file or folder$/);
   assert.ok(lines.length > 2, r.stderr);
   assert.match(r.stderr, /\n\s+at .*safetensors|\n\s+at /);
 });
