@@ -69,7 +69,8 @@ test('--quiet prints only the PASSED/FAILED lines; --threads reaches the runtime
   assert.match(bad.stderr, /^vaecheck: error: .*--threads/);
   const env = cli(['decode', '--vae', VAE, '--latents', LAT, '--out', join(tmp, 't.npy')], { VAECHECK_THREADS: 'many' });
   assert.equal(env.code, 2, 'a bad VAECHECK_THREADS is refused, not ignored');
-  assert.match(env.stderr, /^vaecheck: error: VAECHECK_THREADS must be a whole number >= 1, got "many"\n$/);
+  assert.match(env.stderr, /^vaecheck: error: VAECHECK_THREADS must be a whole number >= 1, got "many"\n$/m);
+  assert.equal(env.stderr.match(/^vaecheck: error: /gm)?.length, 1);
 });
 
 test('vaecheck help <command> works; an unknown command is a one-line usage error with a suggestion, exit 2', () => {
