@@ -2,25 +2,31 @@
  * What gate, compare and nan-scan share for CI: the --junit flag and GitHub Actions outputs.
  *
  * --junit names a CI output path, the same on every run of a job: an existing regular file there is
- * replaced (a report from an earlier run or step), without --force. Anything else at that path (a
- * folder, a link, a device) is refused before any work, with exit 2: vaecheck never writes through it.
+ * replaced (a report from an earlier run or step), without --force. A folder, a device, a FIFO or a
+ * socket at that path is refused before any work (exit 3, bad input, as for every output); a link is
+ * replaced itself, never written through.
  */
 import { Flags } from '@oclif/core';
-import { appendFileSync, lstatSync } from 'node:fs';
-import { UsageError } from '../src/errors.js';
+import { appendFileSync, statSync } from 'node:fs';
+import { BadInputError } from '../src/errors.js';
 import { OutputSet } from '../src/io/output-files.js';
 
 export const junitFlag = Flags.string({ description: 'write JUnit XML here, one testcase per check with its own time (a CI output: an existing regular file is replaced)' });
 
-/** Refuses a --junit path that holds something other than a regular file; creates nothing yet. */
+/**
+ * Refuses a --junit path where a regular file cannot go (exit 3, like every output): a folder, a device,
+ * a FIFO or a socket (a link is replaced itself, its target untouched). Creates nothing yet.
+ */
 export function checkJunitPath(path: string): void {
   let st;
   try {
-    st = lstatSync(path);
+    st = statSync(path);
   } catch {
-    return;
+    return; // absent (or a dangling link): written fresh
   }
-  if (!st.isFile()) throw new UsageError(`--junit ${path} is ${st.isDirectory() ? 'a folder' : st.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}; give the path of a file (an existing regular file is replaced)`);
+  if (st.isFile()) return;
+  const kind = st.isDirectory() ? 'a folder' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'not a regular file';
+  throw new BadInputError(path, `is ${kind}; --junit names a file (an existing regular file is replaced), and vaecheck never writes into ${kind === 'a folder' ? 'a folder there' : kind}`);
 }
 
 /** Writes the JUnit XML all at once (temporary file renamed into place), creating its folder. */

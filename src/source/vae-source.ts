@@ -8,6 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import { BadInputError } from '../errors.js';
+import { recoverInterrupted } from '../io/output-files.js';
 import { type ResolveHubOptions, resolveHubVae } from '../hub/resolve.js';
 import { hubSpellingOf, isHubSpec, parseHubSpec, specLabel } from '../hub/spec.js';
 import { type LoadOptions, type LoadedVae, loadVae } from '../weights/load.js';
@@ -44,6 +45,8 @@ export async function resolveVaeArg(arg: string, opts: ResolveArgOptions = {}): 
 export async function resolveVaeTarget(arg: string, opts: ResolveArgOptions = {}): Promise<VaeTarget> {
   if (!isHubSpec(arg)) {
     // a mistyped local path is never looked up on the Hub (isHubSpec's rule): say it is missing
+    // (after putting back an output whose swap a killed run cut short, as loadVae does)
+    if (!existsSync(arg)) recoverInterrupted(arg);
     if (!existsSync(arg)) {
       const hub = hubSpellingOf(arg);
       throw new BadInputError(arg, `no such file or folder${hub ? ` (a subfolder of a Hugging Face Hub repo is written ${hub})` : ''}`);

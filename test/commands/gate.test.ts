@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import test from 'node:test';
@@ -714,7 +714,7 @@ test('(j) --json: schema vaecheck.gate/1, "inf" / "nan" strings for non-finite n
   }
 });
 
-test('gate usage: --junit is a CI output path (a second run replaces the file and writes its summary); a folder or link there is exit 2 before any decode; a non-number threshold is exit 2', () => {
+test('gate usage: --junit is a CI output path (a second run replaces the file and writes its summary; a link is replaced, not written through); a folder there is exit 3 before any decode; a non-number threshold is exit 2', () => {
   const dir = fresh('usage');
   const junit = join(dir, 'gate.xml');
   const summary = join(dir, 'summary.md');
@@ -729,14 +729,18 @@ test('gate usage: --junit is a CI output path (a second run replaces the file an
   const folder = join(dir, 'reports');
   mkdirSync(folder);
   const f = run(['gate', '--baseline', baseline(), '--vae', SAFE, '--junit', folder]);
-  assert.equal(f.code, 2, show(f));
-  assert.match(f.stderr, /^vaecheck: error: --junit .*reports is a folder; give the path of a file/);
+  assert.equal(f.code, 3, show(f));
+  assert.match(f.stderr, /^vaecheck: error: .*reports: is a folder; --junit names a file/);
   assert.equal(f.stdout, '');
+  // a link there is replaced itself; what it pointed to stays as it was
+  const target = join(dir, 'elsewhere.txt');
+  writeFileSync(target, 'keep');
   const link = join(dir, 'link.xml');
-  symlinkSync(summary, link);
+  symlinkSync(target, link);
   const l = run(['gate', '--baseline', baseline(), '--vae', SAFE, '--junit', link]);
-  assert.equal(l.code, 2, show(l));
-  assert.match(l.stderr, /is a symbolic link/);
+  assert.equal(l.code, 0, show(l));
+  assert.equal(readFileSync(target, 'utf8'), 'keep');
+  assert.ok(!lstatSync(link).isSymbolicLink() && /<testsuites /.test(readFileSync(link, 'utf8')));
   const n = run(['gate', '--baseline', baseline(), '--vae', SAFE, '--min-psnr', 'forty']);
   assert.equal(n.code, 2, show(n));
   assert.equal(n.stderr, 'vaecheck: error: --min-psnr must be a number, got "forty"\n');
