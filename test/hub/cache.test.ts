@@ -17,6 +17,7 @@ import { parseHubSpec } from '../../src/hub/spec.js';
 import { loadVae } from '../../src/weights/load.js';
 import { FakeHub, commitOf, gitSha1, sha256 } from './fake-hub.js';
 import { type RepoBytes, fakeRepos, repoBytes, testEnv } from './repos.js';
+import { outsideCheckout } from './outside-checkout.js';
 
 let hub: FakeHub;
 let b: RepoBytes;
@@ -129,7 +130,7 @@ test('a cache written by diffusers / huggingface_hub is reused as it is, without
   const n = hub.requests.length;
   const path = await resolveVaeArg('hf:test/pipeline/vae', { env, variant: 'fp16' });
   assert.equal(path, join(repoDir, 'snapshots', commit, 'vae'));
-  const bare = await resolveVaeArg('test/pipeline', { env, variant: 'fp16' });
+  const bare = await outsideCheckout(() => resolveVaeArg('test/pipeline', { env, variant: 'fp16' }));
   assert.equal(bare, path, 'a pipeline repo without a subfolder: its vae/');
   assert.equal(hub.requests.length, n, 'no request');
   const vae = await loadVaeArg('hf:test/pipeline/vae', { env, variant: 'fp16' });
@@ -170,7 +171,7 @@ test('subfolders: symlinks one ../ deeper; the variant picks the weights; blobs 
 
 test('a repo with only a single-file VAE resolves to that file', async () => {
   const { env } = fresh();
-  const path = await resolveVaeArg('test/single-file', { env });
+  const path = await outsideCheckout(() => resolveVaeArg('test/single-file', { env }));
   assert.match(path, /snapshots\/[0-9a-f]{40}\/tiny_vae\.safetensors$/);
   const vae = loadVae(path);
   assert.equal(vae.storageDtype, 'BF16');
@@ -180,6 +181,7 @@ test('local paths are returned as they are', async () => {
   const { env } = fresh();
   const n = hub.requests.length;
   assert.equal(await resolveVaeArg('fixtures/demo/demo-sdxl-vae', { env }), 'fixtures/demo/demo-sdxl-vae');
-  assert.equal(await resolveVaeArg('missing/vae.safetensors', { env }), 'missing/vae.safetensors');
+  // a missing local path is said to be missing, and not looked for on the Hub
+  await assert.rejects(resolveVaeArg('missing/vae.safetensors', { env }), /^BadInputError: missing\/vae\.safetensors: no such file or folder$/);
   assert.equal(hub.requests.length, n);
 });

@@ -20,6 +20,7 @@ import { FakeHub, GOOD_TOKEN, UNGRANTED_TOKEN } from './fake-hub.js';
 import { fakeRepos, repoBytes, testEnv } from './repos.js';
 import type { Env } from '../../src/hub/env.js';
 import { rejects } from './rejects.js';
+import { outsideCheckout } from './outside-checkout.js';
 
 let hub: FakeHub;
 let mirror: FakeHub;
@@ -143,7 +144,7 @@ test('gated repo: 401 without a token, 403 with a token that was not granted acc
 test('404: no such repo, no such revision', async () => {
   const { env } = fresh({ HF_TOKEN: GOOD_TOKEN });
   await rejects(resolve('hf:test/nope', env), /^test\/nope: no such repo on http:\/\/127\.0\.0\.1:\d+$/);
-  await rejects(resolveVaeArg('test/nope', { env }), /^test\/nope: no such local file or folder, and no such repo on/);
+  await outsideCheckout(() => rejects(resolveVaeArg('test/nope', { env }), /^test\/nope: no such local file or folder, and no such repo on/));
   await rejects(resolve('hf:test/tiny-vae@v9', env), /^test\/tiny-vae@v9: revision "v9" does not exist in test\/tiny-vae$/);
 });
 
