@@ -7,6 +7,7 @@ import { nonFiniteWeightsNote } from '../src/weights/nonfinite-weights.js';
 import { describeTiling } from '../src/tiled-decode.js';
 import { VaecheckCommand, asDevice, asPrecision, deviceFlag, latentFlags, latentSource, precisionFlag } from './_base.js';
 import { VAE_ARG_HELP, loadVaeFromArg, vaeLoadFlags } from './_hub.js';
+import { Progress } from './_progress.js';
 
 export default class Decode extends VaecheckCommand {
   static summary = 'Decode latents with a VAE to PNG images or an unclamped float32 tensor';
@@ -36,7 +37,7 @@ export default class Decode extends VaecheckCommand {
     const vae = await loadVaeFromArg(flags.vae, flags, this.globals);
     const latents = resolveLatents(vae, latentSource(flags));
     for (const w of latents.warnings) this.warnLine(w);
-    const result = await decodeLatents(vae, latents, { precision: asPrecision(flags.precision), device: asDevice(flags.device) });
+    const result = await Progress.for(this.globals).around((onProgress) => decodeLatents(vae, latents, { precision: asPrecision(flags.precision), device: asDevice(flags.device), onProgress }));
     const files = await imageFiles(flags.out, result.image, { vaecheck_precision: flags.precision, vaecheck_latents: latents.origin });
     for (const [path, bytes] of files) out.add(path, bytes);
     const written = out.commit();

@@ -8,6 +8,7 @@ import { imagePaths } from '../src/images/image-paths.js';
 import { parseSize } from '../src/tensors/latents.js';
 import { VaecheckCommand, asDevice, asPrecision, deviceFlag, latentSpaceLine, precisionFlag } from './_base.js';
 import { VAE_ARG_HELP, loadVaeFromArg, vaeLoadFlags } from './_hub.js';
+import { Progress } from './_progress.js';
 
 export default class Encode extends VaecheckCommand {
   static summary = 'Encode images to latents (the mean of the latent distribution)';
@@ -34,7 +35,7 @@ export default class Encode extends VaecheckCommand {
     out.check(flags.out);
     const size = flags.size ? parseSize(flags.size) : undefined;
     const vae = await loadVaeFromArg(flags.vae, flags, this.globals);
-    const r = await encodeImages(vae, flags.image, { size, unscaled: flags.unscaled, precision: asPrecision(flags.precision), device: asDevice(flags.device) });
+    const r = await Progress.for(this.globals).around((onProgress) => encodeImages(vae, flags.image, { size, unscaled: flags.unscaled, precision: asPrecision(flags.precision), device: asDevice(flags.device), onProgress }));
     out.add(flags.out, tensorFile(kind, 'latents', r.latents, { vaecheck_space: flags.unscaled ? 'unscaled' : 'scaled' }));
     out.commit();
     const nf = r.nonFinite;

@@ -18,6 +18,7 @@ import { type LayerStats } from './precision/instrument.js';
 import { VaeRunner } from './vae-runner.js';
 import type { Tensor } from './tensor.js';
 import type { TilingInfo, TilingMode } from './tiled-decode.js';
+import type { OnProgress } from './progress.js';
 
 export interface LatentSource {
   /** a .npy or .safetensors file */
@@ -78,13 +79,19 @@ export interface DecodeOptions {
   tiling?: TilingMode;
   /** onnxruntime intra-op threads; default: VAECHECK_THREADS, else all CPUs (runtime/session.ts) */
   threads?: number;
+  /** told when the graph is built and after each latent */
+  onProgress?: OnProgress;
 }
 
 /** Decodes raw latents (builds and releases a session; use VaeRunner directly to decode many). */
 export async function decodeLatents(vae: LoadedVae, latents: Latents, opts: DecodeOptions = {}): Promise<DecodeResult> {
+  const total = (latents.raw.shape[0] ?? 1) + 1;
+  const report = (stage: string, done: number) => opts.onProgress?.({ task: vae.label, stage, done, total });
+  report(`building the ${opts.precision ?? 'fp32'} decoder`, 0);
   const runner = await VaeRunner.create(vae, 'decoder', opts);
   try {
-    const r = await runner.run(latents.raw, latents.origin);
+    report('decoding', 1);
+    const r = await runner.runItems(latents.raw, latents.origin, (done) => report('decoding', done + 1));
     return { image: r.output, nonFinite: countNonFinite(r.output.data), layers: r.layers, ...(r.tiling ? { tiling: r.tiling } : {}) };
   } finally {
     await runner.release();

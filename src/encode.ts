@@ -9,12 +9,15 @@ import type { Device } from './runtime/session.js';
 import type { LoadedVae } from './weights/load.js';
 import { VaeRunner } from './vae-runner.js';
 import { type Tensor, joinBatch } from './tensor.js';
+import type { OnProgress } from './progress.js';
 
 export interface EncodeOptions {
   size?: { height: number; width: number };
   unscaled?: boolean;
   precision?: Precision;
   device?: Device;
+  /** told when the graph is built and after each image */
+  onProgress?: OnProgress;
 }
 
 /**
@@ -38,9 +41,13 @@ export async function readImageBatch(args: readonly string[], size?: { height: n
 export async function encodeImages(vae: LoadedVae, files: readonly string[], opts: EncodeOptions = {}): Promise<{ latents: Tensor; nonFinite: NonFiniteCount }> {
   if (!vae.arch.hasEncoder) throw new BadInputError(vae.weightsFile, 'has no encoder weights (decoder-only file)');
   const batch = await readImageBatch(files, opts.size);
+  const total = batch.shape[0] + 1;
+  const report = (stage: string, done: number) => opts.onProgress?.({ task: vae.label, stage, done, total });
+  report(`building the ${opts.precision ?? 'fp32'} encoder`, 0);
   const runner = await VaeRunner.create(vae, 'encoder', { precision: opts.precision, device: opts.device });
   try {
-    const r = await runner.run(batch, files.join(', '));
+    report('encoding', 1);
+    const r = await runner.runItems(batch, files.join(', '), (done) => report('encoding', done + 1));
     const mean = r.output;
     // into the diffusion space: (raw - shift_factor) * scaling_factor, the inverse of what decoding does
     const { scalingFactor, shiftFactor } = vae.arch;

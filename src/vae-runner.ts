@@ -11,11 +11,11 @@ import { DECODER_INPUT, ENCODER_INPUT, type VaeWeights, buildDecoderGraph, build
 import { applyPrecision } from './precision/precision-pass.js';
 import { toNativeHalf } from './precision/native-half.js';
 import { type LayerStats, STATS_OUTPUT, instrument, mergeLayerStats, readStats } from './precision/instrument.js';
+import { type Tensor, joinBatch, splitBatch } from './tensor.js';
 import { DEFAULT_TILE_SAMPLE_SIZE, type TileGeometry, type TilingInfo, type TilingMode, TILING_MODES, shouldTile, tileGeometry, tiledDecode } from './tiled-decode.js';
 import { type Device, Session } from './runtime/session.js';
 import type { OnnxVae } from './onnx/import.js';
 import { whileBlocking } from './interrupt.js';
-import type { Tensor } from './tensor.js';
 
 export type { Part };
 
@@ -109,6 +109,27 @@ export class VaeRunner {
     }
     if (this.tile && shouldTile(this.tiling, h, w, this.tile)) return this.runTiled(input);
     return this.runWhole(input);
+  }
+
+  /**
+   * `run` on a batch one item at a time, calling `onItem` after each, so that a long decode or encode
+   * can say how far along it is. The output equals one run of the whole batch (no layer mixes the items
+   * of a batch: GroupNorm and attention work within each); layer statistics are merged over the items.
+   */
+  async runItems(input: Tensor, origin = 'input', onItem?: (done: number, total: number) => void): Promise<RunResult> {
+    const items = input.shape.length === 4 && input.shape[0] > 1 ? splitBatch(input) : [input];
+    const results: RunResult[] = [];
+    for (const item of items) {
+      results.push(await this.run(item, origin));
+      onItem?.(results.length, items.length);
+    }
+    if (results.length === 1) return results[0];
+    const first = results[0];
+    const merged: RunResult = { output: joinBatch(results.map((r) => r.output)) };
+    if (first.logvar) merged.logvar = joinBatch(results.map((r) => r.logvar!));
+    if (first.layers) merged.layers = results.slice(1).reduce((acc, r) => mergeLayerStats(acc, r.layers!), first.layers);
+    if (first.tiling) merged.tiling = first.tiling;
+    return merged;
   }
 
   private async runTiled(input: Tensor): Promise<RunResult> {

@@ -14,6 +14,8 @@ import assert from 'node:assert/strict';
 import { basename, dirname } from 'node:path';
 import { loadVae } from '../src/weights/load.js';
 import { VaeRunner } from '../src/vae-runner.js';
+import { decodeLatents } from '../src/decode.js';
+import type { StepProgress } from '../src/progress.js';
 import { referenceDecode } from './reference/vae64.js';
 import type { WeightsFixture } from '../fixtures/generate.js';
 import { fixtures, maxAbsDiff, rawLatents, referenceWeightsOf, type LatentPair } from './helpers/fixtures.js';
@@ -99,6 +101,32 @@ for (const file of ['tiny-original-f16.safetensors', 'tiny-diffusers-f32.safeten
     await checkDecode(f, wide, (m) => t.diagnostic(m));
   });
 }
+
+test('decodeLatents decodes a batch latent by latent (to report progress): the same as the reference, instrumented stats merged over the items', async () => {
+  const f = fx.weights('tiny-diffusers-f32.safetensors');
+  const vae = loadVae(userPath(f));
+  const events: StepProgress[] = [];
+  const latents = { raw: wide.f32, origin: 'latents-2x12x20.npy', space: 'unscaled' as const, std: 1, warnings: [] };
+  const got = await decodeLatents(vae, latents, { precision: 'fp32', instrument: true, onProgress: (e) => events.push(e) });
+  const ref = referenceDecode(referenceWeightsOf(f), f.config, wide.ref, 'fp32');
+  assert.deepEqual(got.image.shape, ref.output.shape);
+  assert.ok(maxAbsDiff(got.image.data, ref.output.data) <= TOL);
+  // progress: the graph, then each of the 2 latents, out of 3 steps, ending done
+  assert.deepEqual(events.map((e) => [e.done, e.total]), [[0, 3], [1, 3], [2, 3], [3, 3]]);
+  // the merged statistics are those of one run over the whole batch
+  const whole = await VaeRunner.create(vae, 'decoder', { precision: 'fp32', instrument: true });
+  try {
+    const once = await whole.run(wide.f32);
+    assert.equal(got.layers!.length, once.layers!.length);
+    got.layers!.forEach((l, i) => {
+      assert.equal(l.name, once.layers![i].name);
+      assert.ok(Math.abs(l.maxAbs - once.layers![i].maxAbs) <= 1e-5 * Math.max(1, once.layers![i].maxAbs), `${l.name}: ${l.maxAbs} vs ${once.layers![i].maxAbs}`);
+      assert.equal(l.nan + l.inf, once.layers![i].nan + once.layers![i].inf);
+    });
+  } finally {
+    await whole.release();
+  }
+});
 
 test('token counts that 4 does not divide (attention computed in query chunks): 5x7 and 1x1 latents match the reference', async () => {
   const f = fx.weights('tiny-diffusers-f32.safetensors');

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import test from 'node:test';
 import { barLine, progressWanted } from '../../commands/_progress.js';
 import { CLI_BIN, cliEnv } from './cli.js';
+import { fixtures } from '../helpers/fixtures.js';
 
 const SCRIPT = ['/usr/bin/script', '/bin/script'].find(existsSync);
 const tmp = mkdtempSync(join(tmpdir(), 'vaecheck-progress-'));
@@ -79,5 +80,27 @@ test('stderr a terminal of 60 columns: bars drawn within 59 columns with every f
     const n = inPty(`${q(process.execPath)} ${q(CLI_BIN)} compare --demo ${flag} --out ${q(join(tmp, `c${flag}`))} >/dev/null`, 60);
     assert.equal(n.code, 0, n.screen);
     assert.doesNotMatch(n.screen, BAR_TEXT, `${flag}: ${JSON.stringify(n.screen)}`);
+  }
+});
+
+test('decode and encode draw a bar per latent or image on a terminal stderr, and erase it', (t) => {
+  if (!SCRIPT) return t.skip('no util-linux script here');
+  const vae = q(fixtures().weights('tiny-diffusers-f32.safetensors').path);
+  const runs = [
+    { args: `decode --vae ${vae} --random --batch 3 --size 16x16 --out ${q(join(tmp, 'd.png'))}`, stage: 'decoding', total: 4 },
+    { args: `encode --vae ${vae} --image fixtures/photos --size 32x32 --out ${q(join(tmp, 'e.npy'))}`, stage: 'encoding', total: 0 },
+  ];
+  for (const run of runs) {
+    const r = inPty(`${q(process.execPath)} ${q(CLI_BIN)} ${run.args} >/dev/null`, 80);
+    assert.equal(r.code, 0, r.screen);
+    const bars = r.screen.split(/\r|\n|\u001b\[\d*[GAK]|\u001b\[\d*J/).map((s) => s.replace(/\u001b\[[?0-9;]*[a-zA-Z]/g, '')).filter((s) => /\u2588|\u2591/.test(s));
+    const steps = bars.map((b) => new RegExp(`\\| ${run.stage} (\\d+)/(\\d+)$`).exec(b)).filter((m) => m !== null);
+    assert.ok(steps.length >= 1, `${run.stage} bars: ${JSON.stringify(bars)}`);
+    // counted per latent or image: the graph is one step, then one per item
+    const total = Number(steps[0]![2]);
+    assert.ok(total >= 3, `${run.stage}: total ${total}`);
+    if (run.total) assert.equal(total, run.total);
+    const lastBar = Math.max(r.screen.lastIndexOf('\u2588'), r.screen.lastIndexOf('\u2591'));
+    assert.ok(r.screen.lastIndexOf('\u001b[0J') > lastBar, `${run.stage}: the bar is erased when done`);
   }
 });
