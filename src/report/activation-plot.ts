@@ -49,6 +49,34 @@ export function blockStarts(layers: readonly LayerStats[]): { op: number; block:
 /** The block's short label: `up_blocks.2`, `mid_block`, `post_quant_conv`. */
 const shortBlock = (b: string) => b.replace(/^(encoder|decoder)\./, '');
 
+const PLOT_WIDTH = 860;
+/** room one vertical 9 px label needs across, with a gap to the next */
+const LABEL_PX = 14;
+
+/**
+ * Block labels placed in the middle of their block. Blocks too narrow to hold a label of their own
+ * (a full SDXL decoder has ~200 ops, and single-op blocks such as post_quant_conv and conv_in sit side
+ * by side) share one, `post_quant_conv · conv_in`, so every block keeps its rule and its name.
+ * Exported for tests.
+ */
+export function blockLabels(starts: readonly { op: number; block: string }[], ops: number, width: number): { op: number; block: string }[] {
+  const px = width / Math.max(1, ops - 1);
+  const mids = starts.map((b, i) => {
+    const end = i + 1 < starts.length ? starts[i + 1].op : ops;
+    return { op: b.op + (end - 1 - b.op) / 2, block: b.block };
+  });
+  const groups: { first: number; last: number; names: string[] }[] = [];
+  for (const m of mids) {
+    const g = groups[groups.length - 1];
+    // chained by the distance to the group's last block: then any two labels are LABEL_PX apart
+    if (g && (m.op - g.last) * px < LABEL_PX) {
+      g.last = m.op;
+      g.names.push(m.block);
+    } else groups.push({ first: m.op, last: m.op, names: [m.block] });
+  }
+  return groups.map((g) => ({ op: (g.first + g.last) / 2, block: g.names.join(' \u00b7 ') }));
+}
+
 export async function activationPlotSvg(series: readonly PlotSeries[], precision: Precision): Promise<string> {
   const limit = MAX_FINITE.fp16;
   let top = limit;
@@ -64,13 +92,14 @@ export async function activationPlotSvg(series: readonly PlotSeries[], precision
   }
   const longest = series.reduce((a, s) => (s.layers.length > a.length ? s.layers : a), [] as readonly LayerStats[]);
   const starts = blockStarts(longest).map((b) => ({ op: b.op, block: shortBlock(b.block) }));
+  const labelled = blockLabels(starts, longest.length, PLOT_WIDTH);
   const labels = series.map((s) => s.label);
-  const colour = { field: 'vae', type: 'nominal', title: 'VAE', scale: { domain: labels, range: labels.map((_, i) => SERIES_COLOURS[i % SERIES_COLOURS.length]) } };
+  const colour = { field: 'vae', type: 'nominal', title: 'VAE', legend: { orient: 'bottom' }, scale: { domain: labels, range: labels.map((_, i) => SERIES_COLOURS[i % SERIES_COLOURS.length]) } };
   const x = { field: 'op', type: 'quantitative', title: 'op, in execution order (blocks marked)', scale: { domain: [0, Math.max(1, longest.length - 1)], nice: false } };
   const y = { field: 'maxAbs', type: 'quantitative', scale: { type: 'log' }, title: 'largest |x|' };
   const spec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    width: 860,
+    width: PLOT_WIDTH,
     height: 340,
     background: 'white',
     title: { text: `Largest |activation| per op, run at ${precision}`, subtitle: `dashed: fp16's largest finite value, ${limit}; crosses at the top: ops holding NaN/Inf` },
@@ -81,8 +110,8 @@ export async function activationPlotSvg(series: readonly PlotSeries[], precision
         encoding: { x: { field: 'op', type: 'quantitative' } },
       },
       {
-        data: { values: starts },
-        mark: { type: 'text', angle: 270, align: 'right', baseline: 'top', dx: -2, dy: 2, fontSize: 9, color: '#555555' },
+        data: { values: labelled },
+        mark: { type: 'text', angle: 270, align: 'right', baseline: 'middle', dy: 0, dx: -2, fontSize: 9, color: '#555555' },
         encoding: { x: { field: 'op', type: 'quantitative' }, y: { value: 0 }, text: { field: 'block' } },
       },
       {
@@ -102,8 +131,9 @@ export async function activationPlotSvg(series: readonly PlotSeries[], precision
       },
       {
         data: { values: [{ limit, text: `fp16 max ${limit}` }] },
-        mark: { type: 'text', align: 'left', baseline: 'top', dx: 0, dy: 4, color: LIMIT_COLOUR },
-        encoding: { y: { field: 'limit', type: 'quantitative' }, x: { value: 24 }, text: { field: 'text' } },
+        // right of the plot, where no block label or data point can be (the legend is below)
+        mark: { type: 'text', align: 'left', baseline: 'middle', dx: 0, dy: 0, color: LIMIT_COLOUR },
+        encoding: { y: { field: 'limit', type: 'quantitative' }, x: { value: PLOT_WIDTH + 4 }, text: { field: 'text' } },
       },
     ],
   };

@@ -106,7 +106,9 @@ test('nan-scan at fp32: headroom against fp16\'s 65504 (x0.66, not x1e33), the o
   const svg = readFileSync(plot, 'utf8');
   assert.match(svg, /fp16 max 65504/, 'the fp16 line at fp32 too');
   assert.doesNotMatch(svg, /3\.4\d*e\+?38|340282/, 'not the fp32 limit');
-  for (const block of ['post_quant_conv', 'conv_in', 'mid_block', 'up_blocks.0', 'up_blocks.3', 'conv_out']) assert.ok(svg.includes(`>${block}<`), `block label ${block}`);
+  // every block named in a label of its own or one shared by neighbouring narrow blocks (`post_quant_conv · conv_in`)
+  const labels = [...svg.matchAll(/>([^<>]*)<\/text>/g)].flatMap((m) => m[1].split(' \u00b7 '));
+  for (const block of ['post_quant_conv', 'conv_in', 'mid_block', 'up_blocks.0', 'up_blocks.3', 'conv_out']) assert.ok(labels.includes(block), `block label ${block}: ${JSON.stringify(labels)}`);
   // colours: the first VAE gets the first palette colour, the second the second, whatever their names
   const swapped = join(dir, 'swapped.svg');
   assert.equal(cli(['nan-scan', '--vae', safe, '--vae', overflow, '--latents', latents, '--precision', 'fp32', '--plot', swapped]).code, 0);
