@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import chalk from 'chalk';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { PRECISIONS, type Precision } from '../src/dtype.js';
 import { UsageError } from '../src/errors.js';
 import { compareFiles } from '../src/report/compare-files.js';
@@ -139,7 +139,28 @@ export default class Compare extends VaecheckCommand {
       // the demo is there to show one expected failure: it succeeds when it shows exactly that
       if (!flags.json) for (const line of demoEpilogue(result, outcome, this.shownBin, flags.out ? join(flags.out, 'report.html') : undefined)) this.log(line);
       if (!outcome.asExpected) process.exitCode = 1;
-    } else if (!report.ok) process.exitCode = 1;
+    } else if (!report.ok) {
+      if (!flags.json) for (const line of this.nextSteps(result)) this.log(line);
+      process.exitCode = 1;
+    }
+  }
+
+  /** After a NaN/Inf cell: the commands that find the overflowing layer and make the VAE fp16-safe. */
+  private nextSteps(r: CompareResult): string[] {
+    const broken = r.cells.filter((c) => !c.pass && c.nonFiniteFraction > 0);
+    const lines: string[] = [];
+    for (const label of new Set(broken.map((c) => c.vae))) {
+      const v = r.vaes.find((x) => x.label === label)!;
+      const precision = broken.find((c) => c.vae === label)!.precision;
+      const arg = /^[\w./:@+-]+$/.test(v.source) ? v.source : JSON.stringify(v.source);
+      // fix writes a diffusers folder for a diffusers folder's weights, else one .safetensors file (fix/write.ts)
+      const file = basename(v.weightsFile);
+      const fixOut = `${label.replace(/[^\w.-]+/g, '-')}-fp16-fixed${file.startsWith('diffusion_pytorch_model') ? '' : '.safetensors'}`;
+      const canFix = precision === 'fp16' && file.toLowerCase().endsWith('.safetensors');
+      lines.push(`next for ${logText(label)}: find the layer that overflows with ${this.shownBin} nan-scan --vae ${logText(arg)} --precision ${precision}` +
+        (canFix ? `; make an fp16-safe copy with ${this.shownBin} fix --vae ${logText(arg)} --out ${logText(fixOut)}` : ''));
+    }
+    return lines;
   }
 
   private renderTable(r: CompareResult, outDir?: string): void {

@@ -193,3 +193,30 @@ test('report.html in headless Chromium: verdict banner, legend, metadata (versio
   assert.match(dom('#zoom=2'), /<dialog id="zoom" open=""><div id="zoom-body"><div class="single"><figure><img [^>]*><figcaption>demo-sdxl-vae@bf16 · chelsea<\/figcaption>/);
   assert.match(dom('#compare=3,6'), /<div class="pair"><figure><img [^>]*><figcaption>demo-sdxl-vae@fp16 · chelsea<\/figcaption><\/figure><figure><img [^>]*><figcaption>demo-fp16-fix@fp16 · chelsea<\/figcaption>/);
 });
+
+test('a NaN/Inf cell ends with the next commands for that VAE, and they work: nan-scan names the first overflowing op the reference finds, fix writes an fp16-safe copy', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vaecheck-next-'));
+  const r = cli(['compare', '--vae', orig, '--vae', fix, '--latents', lat8, '--out', 'report', '--no-progress'], {}, { cwd: dir });
+  assert.equal(r.code, 1, r.stderr);
+  const next = r.stdout.split('\n').filter((l) => l.startsWith('next for '));
+  assert.equal(next.length, 1, `one VAE has a NaN/Inf cell: ${r.stdout}`);
+  const m = /^next for orig: find the layer that overflows with (\S+) nan-scan (--vae \S+ --precision fp16); make an fp16-safe copy with \S+ fix (--vae \S+ --out \S+)$/.exec(next[0]);
+  assert.ok(m, next[0]);
+  const args = (s: string) => s.split(' ');
+  const scan = cli(['nan-scan', ...args(m[2]), '--latents', lat8, '--json'], {}, { cwd: dir });
+  assert.equal(scan.code, 1, scan.stderr);
+  // the first op the float64 reference sees non-finite at fp16
+  const z = rawLatents(lat8).ref;
+  const w = fx.weights('tiny-fp16-overflow.safetensors');
+  const refFirst = referenceDecode(referenceWeightsOf(w), w.config, z, 'fp16').trace.find((t) => t.nan + t.inf > 0)?.name;
+  assert.ok(refFirst, 'the reference overflows at fp16');
+  assert.equal(JSON.parse(scan.stdout).vaes[0].firstNonFinite, refFirst);
+  const fixed = cli(['fix', ...args(m[3])], {}, { cwd: dir });
+  assert.equal(fixed.code, 0, fixed.stderr + fixed.stdout);
+  const out = join(dir, args(m[3])[3]);
+  assert.ok(existsSync(out), `${out} written`);
+  // and the copy decodes finite at fp16 (compare's own verdict on it; the fix itself is checked against the reference in fix tests)
+  const again = cli(['compare', '--vae', `fixed=${out}`, '--latents', lat8, '--out', 'fixed-report', '--no-progress'], {}, { cwd: dir });
+  assert.equal(again.code, 0, again.stdout);
+  assert.doesNotMatch(again.stdout, /^next for/m, 'no next steps when nothing fails');
+});
