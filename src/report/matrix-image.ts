@@ -5,19 +5,24 @@
  */
 import type { CompareResult } from '../compare/run-compare.js';
 import { svgToPng } from '../images/sharp-io.js';
-import { cellSummary, precisionTitle } from './compare-report.js';
+import { cellSummary, precisionTitle, thresholdText } from './compare-report.js';
 
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
 /** @param thumbs cell key -> PNG bytes of its first decoded image */
 export async function matrixPng(r: CompareResult, thumbs: ReadonlyMap<string, Uint8Array>): Promise<Buffer> {
+  return svgToPng(matrixSvg(r, thumbs), 72);
+}
+
+/** The picture as SVG (what matrixPng renders). */
+export function matrixSvg(r: Pick<CompareResult, 'reference' | 'precisions' | 'vaes' | 'cells' | 'thresholds' | 'latents'>, thumbs: ReadonlyMap<string, Uint8Array>): string {
   const T = 192;
   const labelW = 200;
   const headH = 70;
   const cellW = T + 40;
   const cellH = T + 70;
   const W = labelW + cellW * r.precisions.length + 20;
-  const H = headH + cellH * r.vaes.length + 40;
+  const H = headH + cellH * r.vaes.length + 58;
   const font = 'font-family="DejaVu Sans, sans-serif"';
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">`,
@@ -47,7 +52,12 @@ export async function matrixPng(r: CompareResult, thumbs: ReadonlyMap<string, Ui
       parts.push(`<text x="${x0 + 30}" y="${my}" ${font} font-size="14">${esc(text)}</text>`);
     });
   });
-  parts.push(`<text x="12" y="${H - 14}" ${font} font-size="12" fill="#555">✓ finite and PSNR ≥ ${r.thresholds.minPsnr} dB vs the reference; ⚠ NaN/Inf or below threshold</text>`);
+  parts.push(`<text x="12" y="${H - 32}" ${font} font-size="12" fill="#555">✓ ${esc(thresholdText(r.thresholds))} vs the reference; ⚠ NaN/Inf or below a threshold</text>`);
+  // the picture shows one latent while the figures may summarise several: say which
+  const first = r.latents[0];
+  const n = r.latents.length;
+  const shown = !first ? 'no latents in this run' : n === 1 ? `thumbnails and figures: latent ${first.id}` : `thumbnails: latent ${first.id} (the first of ${n}); figures: mean ± std over all ${n} latents`;
+  parts.push(`<text x="12" y="${H - 14}" ${font} font-size="12" fill="#555">${esc(shown)}</text>`);
   parts.push('</svg>');
-  return svgToPng(parts.join('\n'), 72);
+  return parts.join('\n');
 }
