@@ -112,6 +112,7 @@ export default class NanScan extends VaecheckCommand {
         scans.push(await nanScanVae(vae, latents, { precision, parts, device: asDevice(flags.device), top: flags.top, onProgress: update }, image));
         const bad = nonFiniteWeightsNote(vae);
         if (bad) this.weightNotes.set(scans.length - 1, bad);
+        if (vae.arch.family.family === 'sdxl') this.sdxl.add(scans.length - 1);
       }
     });
     if (record) process.stderr.write(shardUnitsLine(record, 'latent(s)'));
@@ -134,6 +135,8 @@ export default class NanScan extends VaecheckCommand {
 
   /** scan index -> why its weights alone make it non-finite */
   private readonly weightNotes = new Map<number, string>();
+  /** scans of VAEs taken as SDXL's, for which a fine-tuned fp16-safe VAE exists */
+  private readonly sdxl = new Set<number>();
 
   private render(scans: VaeScan[], precision: 'fp32' | 'bf16' | 'fp16', latentOrigin: string, plot?: string): void {
     const limit = MAX_FINITE[precision];
@@ -159,7 +162,7 @@ export default class NanScan extends VaecheckCommand {
         if (precision !== 'fp16' && beyond > 0) this.log(`  note: ${beyond} op(s) exceed fp16's ${HEADROOM_LIMIT} (headroom below x1): this VAE overflows when run in fp16`);
         const bad = this.weightNotes.get(si);
         if (!p.finite && bad) this.log(`  note: ${logText(bad)}`);
-        else if (!p.finite) this.log(`  note: decode this VAE in ${precision === 'fp16' ? 'bf16 or fp32' : 'fp32'}, or make an fp16-safe copy with ${this.shownBin} fix (for SDXL there is madebyollin/sdxl-vae-fp16-fix)`);
+        else if (!p.finite) this.log(`  note: decode this VAE in ${precision === 'fp16' ? 'bf16 or fp32' : 'fp32'}, or make an fp16-safe copy with ${this.shownBin} fix${this.sdxl.has(si) ? ' (for SDXL there is madebyollin/sdxl-vae-fp16-fix)' : ''}`);
       }
     }
     if (plot) this.log(`wrote the activation plot to ${plot}`);
