@@ -10,7 +10,8 @@ import { Command, Flags, type Interfaces } from '@oclif/core';
 import { join, relative } from 'node:path';
 import { EXIT, UsageError, VaecheckError, renderOptions } from '../src/errors.js';
 import { removePendingTemporaries } from '../src/io/output-files.js';
-import { removeStaleTempFolders } from '../src/io/temp-folders.js';
+import { removeOwnTempFolders, removeStaleTempFolders } from '../src/io/temp-folders.js';
+import { onnxruntimeBusy } from '../src/runtime/session.js';
 import { guardLines, logText } from '../src/ci-text.js';
 import { toJson } from '../src/format.js';
 import { PRECISIONS, type Precision } from '../src/dtype.js';
@@ -131,7 +132,12 @@ export abstract class VaecheckCommand extends Command {
       for (const sig of ['SIGINT', 'SIGTERM'] as const) {
         process.once(sig, () => {
           removePendingTemporaries();
-          process.exit(sig === 'SIGINT' ? 130 : 143);
+          removeOwnTempFolders();
+          if (!onnxruntimeBusy()) process.exit(sig === 'SIGINT' ? 130 : 143);
+          // onnxruntime is inside a run in its worker thread, and process.exit would wait for that
+          // native call to return: end at once by the signal's default action (status 130 / 143 in a shell)
+          process.removeAllListeners(sig);
+          process.kill(process.pid, sig);
         });
       }
     }

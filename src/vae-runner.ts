@@ -15,7 +15,6 @@ import { type Tensor, joinBatch, splitBatch } from './tensor.js';
 import { DEFAULT_TILE_SAMPLE_SIZE, type TileGeometry, type TilingInfo, type TilingMode, TILING_MODES, shouldTile, tileGeometry, tiledDecode } from './tiled-decode.js';
 import { type Device, Session } from './runtime/session.js';
 import type { OnnxVae } from './onnx/import.js';
-import { whileBlocking } from './interrupt.js';
 
 export type { Part };
 
@@ -90,7 +89,7 @@ export class VaeRunner {
     }
     if (opts.tiling !== undefined && !TILING_MODES.includes(opts.tiling)) throw new UsageError(expected(TILING_MODES.join(', '), 'tiling', opts.tiling));
     const graph = prepareGraph(vae, part, opts);
-    const session = await whileBlocking(() => Session.create(graph, { device: opts.device, threads: opts.threads }));
+    const session = await Session.create(graph, { device: opts.device, threads: opts.threads });
     // an ONNX export without a config.json does not say its depth: SDXL's factor 8
     const levels = vae.arch.blockOutChannels.length || 4;
     const channels = part === 'decoder' ? vae.arch.latentChannels : vae.arch.inChannels;
@@ -148,11 +147,11 @@ export class VaeRunner {
     const latentArea = this.part === 'decoder' ? h * w : (h * w) / this.spatialFactor ** 2;
     if (this.arena && latentArea >= VaeRunner.LOW_MEMORY_LATENT_AREA) {
       await this.session.release();
-      this.session = await whileBlocking(() => Session.create(this.graph, { ...this.sessionOptions, memoryArena: false }));
+      this.session = await Session.create(this.graph, { ...this.sessionOptions, memoryArena: false });
       this.arena = false;
     }
     const inputName = this.onnx ? this.onnx.inputName : this.part === 'decoder' ? DECODER_INPUT : ENCODER_INPUT;
-    const out = await whileBlocking(() => this.session.run({ [inputName]: input }));
+    const out = await this.session.run({ [inputName]: input });
     const main = out[this.graph.outputs[0].name];
     const result: RunResult = { output: { shape: main.shape, data: main.data as Float32Array } };
     if (this.part === 'encoder' && !this.onnx) {

@@ -541,22 +541,31 @@ test('fix --headroom 1e30 damages the fp32 output: exit 1, nothing written', () 
   assert.deepEqual(readdirSync(parent), []);
 });
 
-test('Ctrl-C (SIGINT) during fix ends the run within a second and leaves nothing', async () => {
-  const parent = fresh('fix-sigint');
-  const out = join(parent, 'fixed');
-  const run = startCli(['fix', '--vae', join(fx.dir, 'tiny-folder'), '--out', out, '--size', '64x64', '--count', '6'], {});
-  await run.until(() => readdirSync(parent).some((e) => e.includes('.vaecheck-lock')), 'the lock');
-  await new Promise((r) => setTimeout(r, 300));
-  const sent = Date.now();
-  run.kill('SIGINT');
-  const end = await run.exited;
-  assert.ok(end.code === 130 || end.signal === 'SIGINT', `${end.code} ${end.signal}: ${run.output()}`);
-  assert.ok(end.at - sent < 1000, `ended ${end.at - sent} ms after SIGINT`);
-  // nothing visible; a run ended inside onnxruntime keeps only its hidden, pid-named lock or staging
-  assert.deepEqual(readdirSync(parent).filter((e) => !isLeftover(e)), []);
-  const next = cli(['decode', '--vae', SAFE, '--latents', LAT, '--out', join(parent, 'x.npy')]);
+test('Ctrl-C (SIGINT) or SIGTERM while onnxruntime works ends the run within a second and leaves nothing at all: no lock, no staging, no temporary model', async () => {
+  // the runs' own temp directory, to see the session folders (the model and weights onnxruntime reads)
+  const tmp = mkdtempSync(join(tmpdir(), 'vaecheck-signal-tmp-'));
+  const cases: { sig: NodeJS.Signals; code: number; args: (parent: string) => string[] }[] = [
+    { sig: 'SIGINT', code: 130, args: (parent) => ['fix', '--vae', join(fx.dir, 'tiny-folder'), '--out', join(parent, 'fixed'), '--size', '64x64', '--count', '6'] },
+    { sig: 'SIGTERM', code: 143, args: (parent) => ['decode', '--vae', SAFE, '--random', '--size', '160x160', '--out', join(parent, 'big.png')] },
+    { sig: 'SIGINT', code: 130, args: (parent) => ['compare', '--vae', `a=${SAFE}`, '--random', '--size', '96x96', '--out', join(parent, 'cmp')] },
+  ];
+  for (const c of cases) {
+    const parent = fresh(`signal-${c.args('x')[0]}`);
+    const run = startCli(c.args(parent), { TMPDIR: tmp });
+    // the lock shows the run has started its work; then let it get into onnxruntime's runs
+    await run.until(() => readdirSync(parent).some((e) => e.includes('.vaecheck-lock')), 'the lock');
+    await new Promise((r) => setTimeout(r, 400));
+    const sent = Date.now();
+    run.kill(c.sig);
+    const end = await run.exited;
+    const what = `${c.args('x')[0]} ${c.sig}`;
+    assert.ok(end.code === c.code || end.signal === c.sig, `${what}: ${end.code} ${end.signal}: ${run.output()}`);
+    assert.ok(end.at - sent < 1000, `${what}: ended ${end.at - sent} ms after the signal`);
+    assert.deepEqual(readdirSync(parent), [], `${what}: nothing left beside the output`);
+    assert.deepEqual(readdirSync(tmp).filter((e) => e.startsWith('vaecheck-')), [], `${what}: no temporary model left`);
+  }
+  const next = cli(['decode', '--vae', SAFE, '--latents', LAT, '--out', join(tmp, 'x.npy')]);
   assert.equal(next.code, 0, show(next));
-  assert.deepEqual(readdirSync(parent), ['x.npy'], 'the next run removed what the interrupted one kept');
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -16,9 +16,32 @@ const LEGACY = /^vaecheck-[A-Za-z0-9]{6}$/;
 const LEGACY_CONTENT = new Set(['model.onnx', 'weights.bin']);
 const LEGACY_AGE_MS = 3600 * 1000;
 
+/** this process's temporary folders not yet removed (Ctrl-C's handler removes them) */
+const own = new Set<string>();
+
 /** Creates a private temporary folder named after this process. */
 export function makeTempFolder(): string {
-  return mkdtempSync(join(tmpdir(), `${PREFIX}${process.pid}-`));
+  const dir = mkdtempSync(join(tmpdir(), `${PREFIX}${process.pid}-`));
+  own.add(dir);
+  return dir;
+}
+
+/** Removes a folder made by makeTempFolder. */
+export function removeTempFolder(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  own.delete(dir);
+}
+
+/** Removes every temporary folder this process still has (on SIGINT / SIGTERM). Never throws. */
+export function removeOwnTempFolders(): void {
+  for (const dir of own) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // nothing more to do on the way out
+    }
+  }
+  own.clear();
 }
 
 /** Removes temporary folders left by killed runs (see the module comment). Never throws. */

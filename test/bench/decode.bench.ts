@@ -171,7 +171,7 @@ async function childPrecision(size: number, seed: number, runs: number): Promise
     }
     const profiles: Record<string, ProfileSummary> = {};
     for (const c of PRECISION_CONFIGS) {
-      profiles[c.name] = summarizeProfile(sessions[c.name].endProfiling());
+      profiles[c.name] = summarizeProfile(await sessions[c.name].endProfiling());
       await sessions[c.name].release();
     }
     return { kind: 'precision', size, createS, runsS, cpuRunsS, profiles, maxRssBytes: maxRssBytes() };

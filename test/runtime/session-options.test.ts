@@ -55,7 +55,7 @@ test('a session created with profilePrefix returns its onnxruntime trace, which 
     const other = await Session.create(b.build(), { profilePrefix: join(dir, 'p_more') });
     const s = await Session.create(b.build(), { profilePrefix: join(dir, 'p') });
     await s.run({ x: { shape: [2], data: Float32Array.of(1, 2) } });
-    const file = s.endProfiling();
+    const file = await s.endProfiling();
     assert.match(file, /[/\\]p_\d{4}-/);
     const events = JSON.parse(readFileSync(file, 'utf8')) as { name: string; args?: { op_name?: string } }[];
     assert.ok(events.some((e) => e.name === 'my_add_kernel_time' && e.args?.op_name === 'Add'), 'the Add kernel is in the trace');
