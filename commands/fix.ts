@@ -17,7 +17,7 @@ import { type Tensor, splitBatch } from '../src/tensor.js';
 import { Progress } from './_progress.js';
 
 export default class Fix extends VaecheckCommand {
-  static summary = 'Make an SDXL-architecture VAE fp16-safe without retraining, its fp32 output unchanged';
+  static summary = 'Make a VAE fp16-safe without retraining (any AutoencoderKL family), its fp32 output unchanged';
   static description =
     'Multiplies each stage of the residual stream (and each resnet\'s conv1 output) by a power of two so that every rescalable activation stays at or below 65504 / --headroom on the calibration latents; ' +
     'GroupNorm removes the scale, so the fp32 output is unchanged. Writes the result in the input\'s naming, storage dtype and layout (a diffusers folder gets force_upcast false), then verifies on held-out latents. ' +

@@ -86,6 +86,12 @@ test('vaecheck help <command> works; an unknown command is a one-line usage erro
   const none = cli(['xyzzy']);
   assert.equal(none.code, 2);
   assert.equal(none.stderr, 'vaecheck: error: unknown command "xyzzy"; see vaecheck --help for the commands\n');
+  // bare `vaecheck`: every command, the families, and the first command to run
+  const bare = cli([]);
+  assert.equal(bare.code, 0, bare.stderr);
+  assert.match(bare.stdout, /SD 1\.x\/2\.x, SDXL, SD3, FLUX\.1/);
+  assert.match(bare.stdout, /New here\? Run: vaecheck compare --demo --out demo/);
+  for (const c of ['baseline', 'compare', 'decode', 'encode', 'fix', 'gate', 'help', 'info', 'merge', 'nan-scan']) assert.match(bare.stdout, new RegExp(`^ {2}${c} `, 'm'), c);
   const helpTypo = cli(['help', 'gaet']);
   assert.equal(helpTypo.code, 2);
   assert.equal(helpTypo.stderr, 'vaecheck: error: unknown command "gaet"; did you mean "gate"?\n');
