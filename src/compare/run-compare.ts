@@ -10,7 +10,7 @@ import { basename } from 'node:path';
 import type { Precision } from '../dtype.js';
 import { BadInputError, UsageError, option } from '../errors.js';
 import { type ItemMetrics, itemMetrics, rgb8 } from '../metrics/cell-metrics.js';
-import { type MeanStd, meanStd } from '../metrics/summary.js';
+import { meanStd } from '../metrics/summary.js';
 import { type Thresholds, judge, reasons } from '../metrics/verdict.js';
 import type { Device } from '../runtime/session.js';
 import { type LatentSource, latentIds, resolveLatents } from '../decode.js';
@@ -26,7 +26,7 @@ import { sha256File } from '../io/sha256.js';
 import { unitsOfShard } from '../shard/rendezvous.js';
 import { InputsFingerprint, type ShardRecord, shardRecord } from '../shard/shard-record.js';
 import type { ShardSpec } from '../shard/shard-spec.js';
-import { cellStatistics } from './cell-summary.js';
+import { type CellStatistics, cellStatistics } from './cell-summary.js';
 
 export interface CompareVae {
   label: string;
@@ -74,18 +74,13 @@ export interface ItemResult extends ItemMetrics {
   reasons: string[];
 }
 
-export interface CellResult {
+/** One (VAE, precision) cell: its per-latent figures and the statistics cellStatistics makes of them. */
+export interface CellResult extends CellStatistics {
   vae: string;
   precision: Precision;
   key: string;
   isReference: boolean;
   items: ItemResult[];
-  psnr: MeanStd;
-  ssim: MeanStd;
-  psnrVsImage?: MeanStd;
-  nonFiniteFraction: number;
-  pass: boolean;
-  reasons: string[];
   /** set when this cell's decodes were tiled (latents larger than 128x128): how */
   tiling?: TilingInfo;
   /** seconds: session creation, and all decodes of this cell */
