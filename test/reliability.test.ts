@@ -281,6 +281,13 @@ test('a FIFO given as weights, latents, config, manifest or a manifest\'s file i
   const cwd = fresh('fifo-config');
   execFileSync('mkfifo', [join(cwd, 'vaecheck.config.json')]);
   assertError(quick(['gate', '--baseline', baseline(), '--vae', SAFE], {}, cwd), 3, /vaecheck\.config\.json: is a FIFO/);
+  // a shard folder whose result file is a FIFO: vaecheck merge refuses it
+  for (const result of ['gate.json', 'nan-scan.json', 'report.json', 'manifest.json']) {
+    const shard = join(dir, `shard-${result}`);
+    mkdirSync(shard);
+    execFileSync('mkfifo', [join(shard, result)]);
+    assertError(quick(['merge', shard, '--out', join(dir, `merged-${result}`)]), 3, new RegExp(`${result.replace('.', '\\.')}: is a FIFO`));
+  }
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -3,11 +3,13 @@
  * merge --force may replace that folder whole; anything else in DIR is someone else's and makes the
  * folder refused (see OutputSet.folder). A merged compare or baseline is the same folder the
  * unsharded command writes, so it is recognised the same way; a merged gate or nan-scan folder holds
- * only its JSON result (gate: and its junit.xml, plus --junit when that file was put inside DIR).
+ * only its JSON result (gate: and its junit.xml, its failed cases' images, plus --junit when that file
+ * was put inside DIR).
  */
 import { join } from 'node:path';
 import { readRegularText } from '../io/safe-path.js';
 import { baselineFiles } from '../gate/baseline.js';
+import { gateDiffFileNames } from '../gate/gate-diff-files.js';
 import { ownedCompareFiles } from '../report/compare-owned.js';
 import type { ShardKind } from './detect.js';
 import { GATE_SCHEMA } from './merge-gate.js';
@@ -20,6 +22,16 @@ export const MERGED_RECORD: Record<ShardKind, string> = {
   gate: 'gate.json',
   'nan-scan': 'nan-scan.json',
 };
+
+/** The images of the failed cases an earlier merged gate.json lists (gate-diff-files.ts names them). */
+function failedCaseImages(file: string): string[] {
+  try {
+    const cases = (JSON.parse(readRegularText(file)) as { cases?: { name?: unknown; pass?: unknown }[] }).cases ?? [];
+    return cases.filter((c) => c.pass === false && typeof c.name === 'string').flatMap((c) => gateDiffFileNames(c.name as string));
+  } catch {
+    return [];
+  }
+}
 
 function hasSchema(file: string, schema: string): boolean {
   try {
@@ -38,7 +50,7 @@ export function ownedMergedFiles(kind: ShardKind, extra: readonly string[] = [])
     let files: string[] | undefined;
     if (kind === 'compare') files = ownedCompareFiles(dir);
     else if (kind === 'baseline') files = baselineFiles(dir);
-    else if (kind === 'gate') files = hasSchema(join(dir, 'gate.json'), GATE_SCHEMA) ? ['gate.json', 'junit.xml'] : undefined;
+    else if (kind === 'gate') files = hasSchema(join(dir, 'gate.json'), GATE_SCHEMA) ? ['gate.json', 'junit.xml', ...failedCaseImages(join(dir, 'gate.json'))] : undefined;
     else files = hasSchema(join(dir, 'nan-scan.json'), NAN_SCAN_SCHEMA) ? ['nan-scan.json'] : undefined;
     return files && [...files, ...extra];
   };

@@ -3,18 +3,15 @@
  * strings "inf", "-inf", "nan" read back as numbers where a number is expected), and the files it
  * names, which must stay inside the folder.
  */
-import { readFileSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { BadInputError } from '../errors.js';
+import { readRegularFile, readRegularText } from '../io/safe-path.js';
 
 /** Parses a JSON file. @throws BadInputError naming the file */
 export function readJsonFile(path: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new BadInputError(path, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  // a regular file only: a FIFO or device in a shard folder is refused, never read
+  const text = readRegularText(path);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -53,9 +50,6 @@ export function readInside(dir: string, rel: unknown, file: string): Uint8Array 
   const root = realpathSync(resolve(dir));
   const r = relative(root, real);
   if (r.startsWith(`..${sep}`) || r === '..' || isAbsolute(r)) throw new BadInputError(path, 'leads outside its shard folder (a link); refused');
-  try {
-    return readFileSync(real);
-  } catch (e) {
-    throw new BadInputError(path, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  // a FIFO or device planted in a shard is refused, never read (it could block or never end)
+  return readRegularFile(real);
 }

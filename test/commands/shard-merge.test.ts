@@ -318,6 +318,19 @@ for (const [candidate, code] of [[SAFE, 0], [OVER, 1]] as const) {
       assert.match(readFileSync(summary, 'utf8'), new RegExp(`### vaecheck gate: ${code ? '⚠️ failed' : '✅ passed'}`));
       assert.equal((m.stdout.match(/^::error title=vaecheck gate /gm) ?? []).length, code ? 7 : 0);
       assert.match(m.stdout, new RegExp(`${code ? 'FAILED' : 'PASSED'} \\| vaecheck gate \\| ${code ? 0 : 7}/7 cases passed at fp16 \\(${n} shards merged\\)`));
+      // the failed cases' images: the same files, byte for byte, as the unsharded gate --out holds
+      const images = (dir: string) => new Map([...tree(dir)].filter(([rel]) => rel.endsWith('.png')));
+      const fullImages = images(full);
+      assert.equal(fullImages.size, code ? 7 * 4 : 0, 'four images per failed case');
+      assert.deepEqual(images(merged), fullImages, `n=${n}: the merged folder holds the failed cases' images`);
+    }
+    if (code) {
+      // a re-merge with --force replaces the folder whole, images included (they are the merge's own)
+      const dirs = shards(args, 2, 'gate', code);
+      const merged = fresh('gate-remerge');
+      assert.equal(run(['merge', ...dirs, '--out', merged]).code, code);
+      const again = run(['merge', ...dirs, '--out', merged, '--force']);
+      assert.equal(again.code, code, show(again));
     }
   });
 }
