@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { Progress } from './_progress.js';
 import { checkJunitPath, githubOutputs, junitFlag, writeJunit } from './_ci.js';
 import { gateDiffFiles } from '../src/gate/gate-diff-files.js';
+import { gateOutputFiles, removeStaleGateImages } from '../src/gate/gate-output.js';
 import type { Tensor } from '../src/tensor.js';
 
 export default class Gate extends VaecheckCommand {
@@ -73,6 +74,8 @@ export default class Gate extends VaecheckCommand {
     // --junit is a CI output path, replaced on every run; its folder is created when missing (reports/ in a fresh CI checkout)
     if (flags.junit) checkJunitPath(flags.junit);
     if (flags.out) for (const f of ['gate.json', 'junit.xml']) out.check(join(flags.out, f), true);
+    // what an earlier gate left in --out (replaced with --force): its failed cases' images may be stale
+    const earlier = flags.out && flags.force ? (gateOutputFiles(flags.out) ?? []) : [];
     const baseline = readBaseline(flags.baseline);
     const candidate = await loadVaeFromArg(flags.vae, flags, this.globals);
     const t0 = performance.now();
@@ -94,6 +97,7 @@ export default class Gate extends VaecheckCommand {
       out.add(join(flags.out, 'junit.xml'), gateJunit(result, seconds));
     }
     out.commit();
+    if (flags.out) removeStaleGateImages(flags.out, earlier, new Set(diffs.keys()));
     if (flags.junit) writeJunit(flags.junit, gateJunit(result, seconds), [flags.baseline, flags.vae]);
     const note = weightsNote(result);
     if (note) process.stderr.write(`vaecheck: note: ${note}\n`);

@@ -15,7 +15,9 @@ import { type ShardOutput, checkShardSet, readShardRecord } from '../shard/shard
 import { jsonNumber, readInside, readJsonFile } from './shard-folder.js';
 import { gateDiffFileNames } from '../gate/gate-diff-files.js';
 
-export const GATE_SCHEMA = 'vaecheck.gate/1';
+import { GATE_SCHEMA } from '../gate/gate-output.js';
+
+export { GATE_SCHEMA };
 const CASE_NUMBERS = ['nan', 'inf', 'total', 'nonFiniteFraction', 'psnr', 'ssim', 'maxAbsError', 'meanAbsError', 'mismatchedPixels', 'mismatchedFraction'] as const;
 
 interface GateShard extends ShardOutput {

@@ -9,10 +9,9 @@
 import { join } from 'node:path';
 import { readRegularText } from '../io/safe-path.js';
 import { baselineFiles } from '../gate/baseline.js';
-import { gateDiffFileNames } from '../gate/gate-diff-files.js';
+import { gateOutputFiles } from '../gate/gate-output.js';
 import { ownedCompareFiles } from '../report/compare-owned.js';
 import type { ShardKind } from './detect.js';
-import { GATE_SCHEMA } from './merge-gate.js';
 import { NAN_SCAN_SCHEMA } from './merge-nan-scan.js';
 
 /** The file whose presence makes DIR a finished output of `kind` (renamed or swapped in with it). */
@@ -22,16 +21,6 @@ export const MERGED_RECORD: Record<ShardKind, string> = {
   gate: 'gate.json',
   'nan-scan': 'nan-scan.json',
 };
-
-/** The images of the failed cases an earlier merged gate.json lists (gate-diff-files.ts names them). */
-function failedCaseImages(file: string): string[] {
-  try {
-    const cases = (JSON.parse(readRegularText(file)) as { cases?: { name?: unknown; pass?: unknown }[] }).cases ?? [];
-    return cases.filter((c) => c.pass === false && typeof c.name === 'string').flatMap((c) => gateDiffFileNames(c.name as string));
-  } catch {
-    return [];
-  }
-}
 
 function hasSchema(file: string, schema: string): boolean {
   try {
@@ -50,7 +39,7 @@ export function ownedMergedFiles(kind: ShardKind, extra: readonly string[] = [])
     let files: string[] | undefined;
     if (kind === 'compare') files = ownedCompareFiles(dir);
     else if (kind === 'baseline') files = baselineFiles(dir);
-    else if (kind === 'gate') files = hasSchema(join(dir, 'gate.json'), GATE_SCHEMA) ? ['gate.json', 'junit.xml', ...failedCaseImages(join(dir, 'gate.json'))] : undefined;
+    else if (kind === 'gate') files = gateOutputFiles(dir);
     else files = hasSchema(join(dir, 'nan-scan.json'), NAN_SCAN_SCHEMA) ? ['nan-scan.json'] : undefined;
     return files && [...files, ...extra];
   };

@@ -3,7 +3,7 @@
  * under GitHub Actions, JUnit XML with each case's own time, and gate's images of a failed case.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
@@ -82,4 +82,11 @@ test('gate: JUnit cases carry their own times; --out holds the images of each fa
   const ok = join(tmp, 'gate-ok');
   assert.equal(cli(['gate', '--baseline', base, '--vae', SAFE, '--out', ok]).code, 0);
   assert.ok(!existsSync(join(ok, 'diff')) && !existsSync(join(ok, 'decoded')));
+  // rerun into the failed gate's --out with --force: a failing candidate again keeps one set of images;
+  // a passing one leaves none of the earlier images (gate.json no longer lists them), other files untouched
+  writeFileSync(join(out, 'notes.txt'), 'mine');
+  assert.equal(cli(['gate', '--baseline', base, '--vae', OVERFLOW, '--precision', 'fp16', '--out', out, '--force']).code, 1);
+  assert.equal(readdirSync(join(out, 'decoded')).length, j.cases.length);
+  assert.equal(cli(['gate', '--baseline', base, '--vae', SAFE, '--precision', 'fp16', '--out', out, '--force']).code, 0);
+  assert.deepEqual(readdirSync(out).sort(), ['gate.json', 'junit.xml', 'notes.txt']);
 });
