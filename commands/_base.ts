@@ -11,11 +11,10 @@ import { join, relative } from 'node:path';
 import { EXIT, UsageError, VaecheckError, renderOptions } from '../src/errors.js';
 import { removePendingTemporaries } from '../src/io/output-files.js';
 import { removeOwnTempFolders, removeStaleTempFolders } from '../src/io/temp-folders.js';
-import { onnxruntimeBusy } from '../src/runtime/session.js';
 import { guardLines, logText } from '../src/ci-text.js';
 import { toJson } from '../src/format.js';
 import { PRECISIONS, type Precision } from '../src/dtype.js';
-import { DEVICES, type Device, THREADS_ENV } from '../src/runtime/session.js';
+import { DEVICES, type Device, THREADS_ENV, onnxruntimeBusy } from '../src/runtime/session.js';
 import type { LatentSource } from '../src/decode.js';
 import { parseSize } from '../src/tensors/latents.js';
 import { FAMILY_NAMES, type LatentSpaceRequest, describeLatentSpace, familiesWithChannels, familyIsAmbiguousDefault } from '../src/architecture/family.js';
@@ -25,7 +24,6 @@ let signalsInstalled = false;
 
 type FlagOutput = { [name: string]: unknown };
 type ArgOutput = { [name: string]: unknown };
-
 
 /**
  * The same on every command (oclif merges baseFlags into each command's flags, and help lists them
@@ -122,7 +120,6 @@ export abstract class VaecheckCommand extends Command {
   printJsonText(text: string): void {
     process.stdout.write(`${guardLines(text)}\n`);
   }
-
 
   async init(): Promise<void> {
     await super.init();

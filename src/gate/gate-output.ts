@@ -5,7 +5,7 @@
  * vaecheck merge uses it to recognise an earlier merged gate folder it may replace.
  */
 import { lstatSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { readRegularText } from '../io/safe-path.js';
 import { gateDiffFileNames } from './gate-diff-files.js';
 
@@ -30,13 +30,14 @@ export function gateOutputFiles(dir: string): string[] | undefined {
  * and the folders they leave empty. Only regular files that gate names are touched.
  */
 export function removeStaleGateImages(dir: string, earlier: readonly string[], kept: ReadonlySet<string>): void {
+  const root = resolve(dir);
   for (const rel of earlier) {
     if (!rel.endsWith('.png') || kept.has(rel)) continue;
-    const path = join(dir, rel);
+    const path = join(root, rel);
     try {
       if (!lstatSync(path).isFile()) continue;
       rmSync(path);
-      for (let d = dirname(path); d !== dir && readdirSync(d).length === 0; d = dirname(d)) rmdirSync(d);
+      for (let d = dirname(path); d.startsWith(`${root}/`) && readdirSync(d).length === 0; d = dirname(d)) rmdirSync(d);
     } catch {
       // gone already, or not ours to remove
     }

@@ -166,22 +166,23 @@ test('HF_ENDPOINT is honoured, under a path and with a trailing slash', async ()
   assert.ok(paths.filter((p) => !p.startsWith('/cdn/')).every((p) => p.startsWith('/mirror/hf/')), paths.join(' '));
 });
 
-test('an endpoint that cannot be reached: one message, with HF_HUB_OFFLINE as the way out', async () => {
+/** A loopback port nothing listens on (taken, then closed): connections to it are refused. */
+async function closedPort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   const port = (s.address() as { port: number }).port;
   await new Promise<void>((r) => s.close(() => r()));
-  const { env } = fresh({}, `http://127.0.0.1:${port}`);
+  return port;
+}
+
+test('an endpoint that cannot be reached: one message, with HF_HUB_OFFLINE as the way out', async () => {
+  const { env } = fresh({}, `http://127.0.0.1:${await closedPort()}`);
   await rejects(resolve('test/tiny-vae', env), /^test\/tiny-vae: cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\).*HF_HUB_OFFLINE=1/, 5);
   await rejects(resolveDefaultVaes({ env }), /cannot reach .*bundled miniature pair \(demo: no download\)/, 5);
 });
 
 test('no network is exit 5 on the command line, not bad input (3)', async () => {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  const { env } = fresh({}, `http://127.0.0.1:${port}`);
+  const { env } = fresh({}, `http://127.0.0.1:${await closedPort()}`);
   const r = cli(['info', 'hf:test/tiny-vae'], env as Record<string, string>);
   assert.equal(r.code, 5, r.stderr);
   assert.match(r.stderr, /^vaecheck: error: test\/tiny-vae: cannot reach http:\/\/127\.0\.0\.1:\d+/);
